@@ -1,0 +1,62 @@
+"""The app factory: ``create_app(settings, client=…)`` builds the Bolt app and what it needs.
+
+Nothing happens at import time; nothing calls Slack at construction (auth.test is done by ``run``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.clock import Clock, system_clock
+from bot.config import TeamConfig, load_config
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack_client import make_client
+from storage.db import Database
+
+
+@dataclass
+class AdvocacyApp:
+    bolt: App
+    services: Services
+
+
+def create_app(
+    settings: Settings,
+    client: WebClient | None = None,
+    *,
+    config: TeamConfig | None = None,
+    db: Database | None = None,
+    clock: Clock = system_clock,
+) -> AdvocacyApp:
+    import handlers  # registers effects and listeners only when an app is built
+    import jobs.case_setup  # noqa: F401 - registers the set-up effects with the outbox
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = client or make_client(token, settings.slack_api_url)
+    services = Services(
+        settings=settings,
+        config=config or load_config(settings.advocacy_config),
+        db=db or Database(settings.database_url),
+        client=client,
+        clock=clock,
+    )
+    bolt = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None,
+        # With a token, App() would call auth.test right here; run() checks auth once at start instead.
+        token_verification_enabled=False,
+        # Listeners run after the ack, in Bolt's thread pool: slow work never delays the answer.
+        process_before_response=False,
+        # Bolt logs request bodies at DEBUG; keep its logger at INFO so user text and URLs stay out.
+        logger=logging.getLogger("slack_bolt"),
+        # An unmatched subscribed event answered 404 makes Slack retry; answer 200 instead.
+        raise_error_for_unhandled_request=False,
+        ignoring_self_events_enabled=True,
+    )
+    handlers.register(bolt, services)
+    return AdvocacyApp(bolt=bolt, services=services)

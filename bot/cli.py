@@ -1,0 +1,225 @@
+"""The ``advocacy-bot`` command: run, migrate, config check, tick, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import parse_instant
+from bot.config import ConfigError, TeamConfig, load_config
+from bot.settings import Settings, SettingsError, load_settings
+
+
+class CliError(Exception):
+    """A problem to report in one line, without a stack trace."""
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3/slack_sdk DEBUG lines would include request bodies and headers; keep them quiet.
+    for noisy in ("slack_sdk", "urllib3", "apscheduler.executors", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    from storage.db import Database
+
+    return Database(settings.database_url)
+
+
+def _embedded_schema(db) -> None:  # type: ignore[no-untyped-def]
+    """The embedded default (SQLite) migrates itself; PostgreSQL is upgraded by `advocacy-bot migrate`."""
+    from storage.migrate import upgrade
+
+    if db.dialect == "sqlite":
+        upgrade(db.engine)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    db = _database(settings)
+    upgrade(db.engine)
+    print(f"database is at the latest schema ({db.engine.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.web import HttpServer, make_wsgi
+    from jobs.scheduler import start_scheduler
+
+    settings.require_for_run()
+    config = load_config(settings.advocacy_config)
+    app = create_app(settings, config=config)
+    svc = app.services
+    _embedded_schema(svc.db)
+    try:
+        identity = svc.directory.identity()
+    except SlackApiError as exc:
+        raise CliError(f"Slack rejected SLACK_BOT_TOKEN at auth.test: {exc.response.get('error')}") from None
+    log = logging.getLogger("advocacy-bot")
+    log.info("authenticated as bot user %s in team %s", identity.bot_user_id, identity.team_id)
+    scheduler = start_scheduler(svc)
+    server = HttpServer(make_wsgi(app, scheduler_running=lambda: scheduler.running), port=settings.port)
+    signal.signal(signal.SIGTERM, lambda *_: server.server.close())
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            assert settings.slack_app_token is not None
+            server.start()  # /healthz and /readyz still answer in Socket Mode
+            log.info("Socket Mode; health checks on port %s", server.port)
+            SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value()).start()
+        else:
+            log.info("HTTP mode: POST /slack/events on port %s", server.port)
+            server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.shutdown(wait=False)
+        server.stop()
+    return 0
+
+
+def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from jobs.tick import tick
+
+    if settings.slack_bot_token is None:
+        raise CliError("SLACK_BOT_TOKEN is required: the tick talks to Slack")
+    app = create_app(settings)
+    _embedded_schema(app.services.db)
+    now = parse_instant(args.now) if args.now else None
+    report = tick(app.services, now)
+    out = report.outbox
+    print(f"tick at {report.now.isoformat()}: outbox done {out.done}, retried {out.retried}, "
+          f"failed {out.failed}, cancelled {out.cancelled}")
+    for name, error in report.errors.items():
+        print(f"job {name} failed: {error}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def print_routing(config: TeamConfig, route_text: str | None) -> None:
+    from bot.domain.escalation import EscalationError, parse_escalate_text, route
+
+    print(f"timezone: {config.timezone}   case channels: {config.case_channels}")
+    print(f"advocates: {', '.join(config.advocates)}")
+    print("severities: " + ", ".join(
+        f"{name} (update every {s.update_every})" + (" [default]" if name == config.default_severity else "")
+        for name, s in config.severities.items()))
+    print(f"{'department':<16} {'heads':<28} keywords")
+    for name, department in config.departments.items():
+        label = name + (" (triage)" if name == config.triage_department else "")
+        print(f"{label:<16} {', '.join(department.heads):<28} {', '.join(department.keywords) or '-'}")
+    if route_text is not None:
+        try:
+            request = parse_escalate_text(route_text, config)
+        except EscalationError as exc:
+            print(f"route: {exc}")
+            return
+        routed = route(request.summary, request.departments, config)
+        print(f"route: {', '.join(routed.departments)} ({routed.reason}"
+              + (f": {routed.matched}" if routed.matched else "") + ")"
+              + f"; severity {request.severity or config.default_severity}")
+
+
+def check_against_slack(settings: Settings, config: TeamConfig) -> list[str]:
+    """Every configured user exists, user groups resolve, and the bot is in the configured channels."""
+    from bot.slack_client import make_client, slack_error
+
+    settings.require_for_run()
+    assert settings.slack_bot_token is not None
+    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    problems: list[str] = []
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        return [f"auth.test: {slack_error(exc)} (check SLACK_BOT_TOKEN)"]
+    people = {("advocates", a) for a in config.advocates}
+    people |= {(f"departments.{n}.heads", h) for n, d in config.departments.items() for h in d.heads}
+    for where, entry in sorted(people):
+        try:
+            if entry.startswith("S"):
+                client.usergroups_users_list(usergroup=entry)
+            else:
+                user = client.users_info(user=entry)["user"]
+                if user.get("deleted"):
+                    problems.append(f"{where}: {entry} is deactivated")
+        except SlackApiError as exc:
+            problems.append(f"{where}: {entry}: {slack_error(exc)}")
+    for where, channel in (("leadership_channel", config.leadership_channel),):
+        if channel:
+            try:
+                if not client.conversations_info(channel=channel)["channel"].get("is_member"):
+                    problems.append(f"{where}: the bot is not a member of {channel}; invite it there")
+            except SlackApiError as exc:
+                problems.append(f"{where}: {channel}: {slack_error(exc)}")
+    return problems
+
+
+def cmd_config_check(settings: Settings, args: argparse.Namespace) -> int:
+    config = load_config(settings.advocacy_config)
+    print(f"{settings.advocacy_config}: OK")
+    print_routing(config, args.route)
+    if args.slack:
+        problems = check_against_slack(settings, config)
+        for problem in problems:
+            print(f"slack: {problem}")
+        print("slack: OK" if not problems else f"slack: {len(problems)} problem(s)")
+        return 1 if problems else 0
+    return 0
+
+
+def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
+    from bot.sandbox.demo import run_demo
+
+    return run_demo(script=args.script, db_path=args.db, config_path=args.config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="advocacy-bot", description="Customer advocacy cases in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve Slack (HTTP or Socket Mode) and run the scheduler")
+    sub.add_parser("migrate", help="upgrade the database schema (Alembic upgrade head)")
+    config = sub.add_parser("config", help="team config tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate the team config and print the routing table")
+    check.add_argument("--route", metavar="TEXT", help="show where an /escalate text would be routed")
+    check.add_argument("--slack", action="store_true", help="also check users and channels against Slack")
+    tick = sub.add_parser("tick", help="run all due work once and exit")
+    tick.add_argument("--now", metavar="ISO-8601", help="the time to run at (default: now)")
+    sandbox = sub.add_parser("sandbox", help="try the bot against a local Slack stand-in, no credentials")
+    sandbox.add_argument("--script", default="demo", choices=["demo"], help="the story to play")
+    sandbox.add_argument("--db", metavar="PATH", help="SQLite file (default: a temporary one)")
+    sandbox.add_argument("--config", metavar="PATH", help="team config (default: the sample team)")
+    return parser
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "migrate": cmd_migrate,
+    "config": cmd_config_check,
+    "tick": cmd_tick,
+    "sandbox": cmd_sandbox,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging()
+    try:
+        settings = load_settings()
+        return COMMANDS[args.command](settings, args)
+    except (SettingsError, ConfigError, CliError) as exc:
+        print(f"advocacy-bot: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

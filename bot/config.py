@@ -1,0 +1,159 @@
+"""The team config (YAML): who the advocates are, which departments exist and how cases are routed.
+
+Unknown keys, unknown departments, bad zones and bad durations are errors naming the YAML path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from bot.durations import parse_duration
+
+
+class ConfigError(Exception):
+    """The team config cannot be used; the message names the file and the YAML path."""
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration; write e.g. 30m, 2h, 1d")
+    return parse_duration(value)
+
+
+def _zone(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an IANA timezone name such as Europe/Stockholm")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA timezone (e.g. Europe/Stockholm, America/New_York)") from None
+    return value
+
+
+Duration = Annotated[timedelta, PlainValidator(_duration)]
+Zone = Annotated[str, PlainValidator(_zone)]
+UserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]
+UserOrGroupId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
+ChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
+_PATTERN_HINTS = {
+    r"^[UW][A-Z0-9]{2,}$": "must be a Slack user ID such as U01ABCDEF",
+    r"^[UWS][A-Z0-9]{2,}$": "must be a Slack user ID (U…) or user group ID (S…)",
+    r"^[CGD][A-Z0-9]{2,}$": "must be a Slack channel ID such as C01ABCDEF",
+}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Department(_Strict):
+    heads: list[UserOrGroupId] = Field(min_length=1)
+    keywords: list[str] = []
+
+
+class Severity(_Strict):
+    update_every: Duration
+
+
+class TeamConfig(_Strict):
+    timezone: Zone = "UTC"
+    advocates: list[UserOrGroupId] = Field(min_length=1)
+    leadership_channel: ChannelId | None = None
+    # departments and severities come before the keys that refer to them, so validators can see them
+    departments: dict[str, Department] = Field(min_length=1)
+    severities: dict[str, Severity] = Field(min_length=1)
+    triage_department: str
+    default_severity: str
+    case_channels: Literal["private", "public"] = "private"
+
+    @field_validator("departments", "severities")
+    @classmethod
+    def _names(cls, value: dict[str, object]) -> dict[str, object]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} must be lowercase letters, digits, - or _ (it is typed as +{name})")
+        return value
+
+    @field_validator("triage_department")
+    @classmethod
+    def _known_department(cls, value: str, info: ValidationInfo) -> str:
+        departments = info.data.get("departments")
+        if departments is not None and value not in departments:
+            raise ValueError(f"unknown department {value!r}; departments are: {', '.join(departments)}")
+        return value
+
+    @field_validator("default_severity")
+    @classmethod
+    def _known_severity(cls, value: str, info: ValidationInfo) -> str:
+        severities = info.data.get("severities")
+        if severities is not None and value not in severities:
+            raise ValueError(f"unknown severity {value!r}; severities are: {', '.join(severities)}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def update_every(self, severity: str) -> timedelta:
+        return self.severities[severity].update_every
+
+
+def yaml_path(loc: tuple[str | int, ...]) -> str:
+    """``('departments', 'billing', 'heads', 0)`` → ``departments.billing.heads[0]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_config(data: object, *, source: str = "config") -> TeamConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys (timezone, advocates, …)")
+    try:
+        return TeamConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = tuple(p for p in error["loc"] if p not in ("function-plain", "[key]"))
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif error["type"] == "string_pattern_mismatch":
+                message = _PATTERN_HINTS.get(str(error.get("ctx", {}).get("pattern")), message)
+            lines.append(f"{source}: {yaml_path(loc)}: {message}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: Path | str) -> TeamConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: team config not found (set ADVOCACY_CONFIG or copy advocacy.example.yaml)"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(data, source=str(path))

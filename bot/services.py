@@ -1,0 +1,38 @@
+"""What handlers and jobs share: settings, team config, database, Slack client and clock.
+
+Built once by the CLI or a test and passed down explicitly; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+
+from bot.clock import Clock, system_clock
+from bot.config import TeamConfig
+from bot.directory import Directory
+from bot.settings import Settings
+from storage.db import Database
+
+
+def worker_name() -> str:
+    """Lease owner name: unique per process, readable in the outbox table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    config: TeamConfig
+    db: Database
+    client: WebClient
+    clock: Clock = system_clock
+    worker: str = field(default_factory=worker_name)
+    directory: Directory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Directory(self.client)

@@ -1,0 +1,52 @@
+"""Block actions: the add-or-open choice when a customer already has an open case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import escalation_flow
+from bot.blocks.common import channel_link
+from bot.blocks.escalate_modal import done_view
+from bot.services import Services
+
+
+def register(app: App, svc: Services) -> None:
+    def reply(body: dict[str, Any], respond: Respond, client: WebClient, text: str) -> None:
+        """Answer where the buttons were: in the modal, or in the ephemeral message."""
+        if (body.get("container") or {}).get("type") == "view" and body.get("view"):
+            client.views_update(view_id=body["view"]["id"], view=done_view(text))
+        else:
+            respond(text=text, replace_original=True, response_type="ephemeral")
+
+    def choose(body: dict[str, Any], respond: Respond, client: WebClient, draft_id: str, case_id: int | None) -> None:
+        try:
+            result = escalation_flow.choose(svc, draft_id, body["user"]["id"], add_to_case_id=case_id)
+        except escalation_flow.DraftError as exc:
+            reply(body, respond, client, f":warning: {exc}")
+            return
+        if result.case is not None:
+            reply(body, respond, client, f":hourglass_flowing_sand: Opening case #{result.case.number}…")
+            escalation_flow.drive(svc, result.case.id)
+        elif result.existing is not None:
+            reply(body, respond, client,
+                  f":hourglass_flowing_sand: Adding your report to {channel_link(result.existing.channel_id)}…")
+            escalation_flow.drive(svc, result.existing.id)
+
+    @app.action("escalation_add_to_case")
+    def add_to_case(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                    client: WebClient) -> None:
+        ack()
+        draft_id, _, case_id = str(action.get("value") or "").partition(":")
+        if not case_id.isdigit():
+            reply(body, respond, client, ":warning: That button is out of date; run /escalate again.")
+            return
+        choose(body, respond, client, draft_id, int(case_id))
+
+    @app.action("escalation_open_new")
+    def open_new(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                 client: WebClient) -> None:
+        ack()
+        choose(body, respond, client, str(action.get("value") or ""), None)

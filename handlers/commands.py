@@ -1,0 +1,61 @@
+"""Slash commands: ``/escalate``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import escalation_flow
+from bot.blocks.escalate_modal import ModalContext, escalate_modal
+from bot.blocks.replies import escalating_ack, open_case_choice, usage_text
+from bot.domain.cases import Origin
+from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, svc: Services) -> None:
+    config = svc.config
+
+    @app.command("/escalate")
+    def escalate(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        text = (command.get("text") or "").strip()
+        usage = usage_text(list(config.severities), list(config.departments))
+        if text.lower() in {"help", "-h", "--help", "?"}:
+            ack(text=usage)
+            return
+        try:
+            request = parse_escalate_text(text, config)
+        except EscalationError as exc:
+            ack(text=f":warning: {exc} Nothing was created.\n{usage}")
+            return
+        if request.customer is None or not request.summary:
+            # The trigger ID is single-use and expires in about 3 s: open the modal before anything else.
+            ack()
+            context = ModalContext(channel=command.get("channel_id"), response_url=command.get("response_url"))
+            client.views_open(trigger_id=command["trigger_id"], view=escalate_modal(config, request, context))
+            return
+        problems = validate_request(request, config)
+        if problems:
+            ack(text=":warning: " + " ".join(problems.values()) + f" Nothing was created.\n{usage}")
+            return
+        ack(text=escalating_ack(request.customer))
+        origin = Origin(
+            requester=command["user_id"],
+            channel_id=command.get("channel_id"),
+            response_url=command.get("response_url"),
+        )
+        result = escalation_flow.submit(svc, request, origin)
+        if result.case is not None:
+            escalation_flow.drive(svc, result.case.id)
+        elif result.existing is not None and result.draft_id is not None:
+            respond(
+                text=f"{request.customer} already has an open case.",
+                blocks=open_case_choice(result.existing, result.draft_id, request.summary),
+                response_type="ephemeral",
+                replace_original=True,
+            )

@@ -1,0 +1,29 @@
+"""Global middleware: a retried Slack event has one effect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+
+from bot.services import Services
+from storage.queries import claim_delivery
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, svc: Services) -> None:
+    @app.middleware
+    def dedupe_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        # Slack retries events it thinks we missed (x-slack-retry-num) and they carry the same
+        # event_id; slash commands and views are never retried and are deduped where they act.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            with svc.db.transaction() as session:
+                first = claim_delivery(session, f"event:{event_id}", svc.clock())
+            if not first:
+                log.info("event %s already handled; acknowledging the retry", event_id)
+                return BoltResponse(status=200, body="")
+        return next()

@@ -1,0 +1,42 @@
+"""View submissions: the escalation modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import escalation_flow
+from bot.blocks.escalate_modal import CALLBACK_ID, ModalContext, choice_view, read_modal
+from bot.blocks.replies import open_case_choice
+from bot.domain.cases import Origin
+from bot.domain.escalation import validate_request
+from bot.services import Services
+
+
+def register(app: App, svc: Services) -> None:
+    @app.view(CALLBACK_ID)
+    def submit_escalation(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        request, errors = read_modal(view)
+        errors.update(validate_request(request, svc.config))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        context = ModalContext.load(view.get("private_metadata"))
+        origin = Origin(
+            requester=body["user"]["id"],
+            channel_id=context.channel,
+            response_url=context.response_url,
+            source_channel_id=context.source_channel,
+            source_ts=context.source_ts,
+        )
+        # Deciding between "new case" and "add to the open one" is a quick read; if there is a
+        # choice to make, it replaces the modal, so it has to be known before the ack.
+        result = escalation_flow.submit(svc, request, origin, delivery_key=f"view:{view['id']}")
+        if result.existing is not None and result.draft_id is not None:
+            ack(response_action="update", view=choice_view(open_case_choice(result.existing, result.draft_id,
+                                                                              request.summary)))
+            return
+        ack()
+        if result.case is not None:
+            escalation_flow.drive(svc, result.case.id)

@@ -1,0 +1,234 @@
+"""The outbox: every scheduled or retryable Slack effect, claimed under a lease and run once.
+
+Rows are written by the domain in the same transaction as the state they belong to. Workers (the
+after-ack drive, the tick on every replica) claim due rows atomically — ``UPDATE … RETURNING`` on
+SQLite, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL — call Slack outside any transaction, and then apply
+the result and mark the row done in one transaction. A crash leaves the lease to expire; a 429, a 5xx
+or a timeout reschedules the row; an error that will not go away marks it failed and tells a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from bot.slack_client import is_transient, retry_after, slack_error
+from storage.models import OutboxItem
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A claimed outbox row, detached from any session."""
+
+    id: int
+    key: str
+    kind: str
+    case_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass
+class Done:
+    """What an effect handler returns: a result to keep, and changes to apply with marking it done."""
+
+    result: dict[str, Any] | None = None
+    apply: Callable[[Session], None] | None = None
+
+
+class Skip(Exception):
+    """The effect no longer applies (e.g. its channel was never created): mark it cancelled."""
+
+
+class PermanentFailure(Exception):
+    """The effect cannot succeed by retrying; ``error`` is Slack's code or our reason."""
+
+    def __init__(self, error: str, detail: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.detail = detail
+
+
+@dataclass
+class RunReport:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.done + self.retried + self.failed + self.cancelled
+
+    def merge(self, other: RunReport) -> None:
+        self.done += other.done
+        self.retried += other.retried
+        self.failed += other.failed
+        self.cancelled += other.cancelled
+        self.errors.extend(other.errors)
+
+
+Handler = Callable[[Any, Item], Done]
+FailureHook = Callable[[Session, Item, str, datetime], None]
+_HANDLERS: dict[str, Handler] = {}
+_ON_FAILURE: dict[str, FailureHook] = {}
+
+
+def effect(kind: str, *, on_failure: FailureHook | None = None) -> Callable[[Handler], Handler]:
+    """Register the function that performs outbox rows of ``kind`` (and what to do if it fails)."""
+
+    def register(function: Handler) -> Handler:
+        _HANDLERS[kind] = function
+        if on_failure is not None:
+            _ON_FAILURE[kind] = on_failure
+        return function
+
+    return register
+
+
+def registered_kinds() -> set[str]:
+    return set(_HANDLERS)
+
+
+def claim(
+    session: Session, *, now: datetime, worker: str, limit: int = 10, case_id: int | None = None
+) -> list[int]:
+    """Lease up to ``limit`` due rows whose predecessor has settled; returns their ids."""
+    before = aliased(OutboxItem)
+    ready = (
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.status == "pending",
+            OutboxItem.due_at <= now,
+            or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+            or_(
+                OutboxItem.after_id.is_(None),
+                exists().where(before.id == OutboxItem.after_id, before.status != "pending"),
+            ),
+        )
+        .order_by(OutboxItem.due_at, OutboxItem.id)
+        .limit(limit)
+        .with_for_update(of=OutboxItem, skip_locked=True)
+    )
+    if case_id is not None:
+        ready = ready.where(OutboxItem.case_id == case_id)
+    ids = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ready.scalar_subquery()))
+        .values(lease_owner=worker, lease_until=now + LEASE, attempts=OutboxItem.attempts + 1)
+        .returning(OutboxItem.id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    return sorted(ids)
+
+
+def _load(session: Session, item_id: int) -> Item:
+    row = session.get_one(OutboxItem, item_id)
+    return Item(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        case_id=row.case_id,
+        payload=dict(row.payload or {}),
+        attempts=row.attempts,
+        created_at=row.created_at,
+    )
+
+
+def _settle(session: Session, item_id: int, worker: str, **values: Any) -> bool:
+    """Write the outcome, but only while we still hold the lease (another worker may have taken over)."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.lease_owner == worker, OutboxItem.status == "pending")
+        .values(lease_owner=None, lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
+
+
+def run_item(ctx: Any, item_id: int, *, now: datetime, worker: str) -> str:
+    """Perform one claimed row. Returns its new status: done, pending (retry), failed or cancelled."""
+    db = ctx.db
+    with db.transaction() as session:
+        item = _load(session, item_id)
+    handler = _HANDLERS.get(item.kind)
+    try:
+        if handler is None:
+            raise PermanentFailure("unknown_effect", f"no handler for {item.kind}")
+        outcome = handler(ctx, item)
+    except Skip as skip:
+        with db.transaction() as session:
+            _settle(session, item.id, worker, status="cancelled", last_error=str(skip), done_at=now)
+        return "cancelled"
+    except (SlackApiError, SlackClientError, OSError, PermanentFailure) as exc:
+        return _failed(ctx, item, exc, now=now, worker=worker)
+    with db.transaction() as session:
+        if _settle(session, item.id, worker, status="done", result=outcome.result, done_at=now, last_error=None):
+            if outcome.apply is not None:
+                outcome.apply(session)
+        else:
+            log.warning("outbox item %s (%s) lost its lease before finishing", item.id, item.kind)
+    return "done"
+
+
+def _failed(ctx: Any, item: Item, exc: BaseException, *, now: datetime, worker: str) -> str:
+    if isinstance(exc, PermanentFailure):
+        error, transient, wait = exc.error, False, None
+    elif isinstance(exc, SlackApiError):
+        error, transient, wait = slack_error(exc), is_transient(exc), retry_after(exc)
+    else:  # connection error or timeout: Slack may or may not have acted; retry and reconcile
+        error, transient, wait = type(exc).__name__, True, None
+    log.info("outbox item %s (%s) attempt %s failed: %s", item.id, item.kind, item.attempts, error)
+    with ctx.db.transaction() as session:
+        if transient and item.attempts < MAX_ATTEMPTS:
+            delay = timedelta(seconds=wait) if wait is not None else backoff(item.attempts)
+            _settle(session, item.id, worker, due_at=now + delay, last_error=error)
+            return "pending"
+        if _settle(session, item.id, worker, status="failed", last_error=error, done_at=now):
+            hook = _ON_FAILURE.get(item.kind)
+            if hook is not None:
+                hook(session, item, error, now)
+    return "failed"
+
+
+def send_due(
+    ctx: Any, *, now: datetime, worker: str, case_id: int | None = None, limit: int = 500
+) -> RunReport:
+    """Run due rows until none is left or ``limit`` rows ran. The tick and the after-ack drive call this."""
+    report = RunReport()
+    while report.total < limit:
+        with ctx.db.transaction() as session:
+            ids = claim(session, now=now, worker=worker, case_id=case_id, limit=min(10, limit - report.total))
+        if not ids:
+            break
+        for item_id in ids:
+            status = run_item(ctx, item_id, now=now, worker=worker)
+            if status == "done":
+                report.done += 1
+            elif status == "pending":
+                report.retried += 1
+            elif status == "cancelled":
+                report.cancelled += 1
+            else:
+                report.failed += 1
+    return report

@@ -1,0 +1,50 @@
+"""The tick: run all due work once. APScheduler calls it every 30 s; so do ``advocacy-bot tick`` and tests.
+
+Scheduled jobs are plain functions of (services, now); later features add theirs to ``JOBS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.services import Services
+from jobs.outbox import RunReport, send_due
+from storage.queries import forget_deliveries
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Services, datetime], object]
+
+
+def housekeeping(svc: Services, now: datetime) -> int:
+    """Forget delivery keys older than a day: Slack stops retrying an event within the hour."""
+    with svc.db.transaction() as session:
+        return forget_deliveries(session, now - timedelta(days=1))
+
+
+# Jobs that decide what is due and write outbox rows; the outbox sender runs after them.
+JOBS: list[tuple[str, Job]] = [("housekeeping", housekeeping)]
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    outbox: RunReport = field(default_factory=RunReport)
+    jobs: dict[str, object] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def tick(svc: Services, now: datetime | None = None) -> TickReport:
+    now = now or svc.clock()
+    report = TickReport(now=now)
+    for name, job in JOBS:
+        try:
+            report.jobs[name] = job(svc, now)
+        except Exception as exc:  # one broken job must not stop the others or the outbox
+            log.exception("job %s failed", name)
+            report.errors[name] = f"{type(exc).__name__}: {exc}"
+    report.outbox = send_due(svc, now=now, worker=svc.worker)
+    return report

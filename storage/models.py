@@ -1,0 +1,164 @@
+"""SQLAlchemy 2.0 typed models. Every schema change goes through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Counter(Base):
+    """Gapless human numbers (case #12): ``UPDATE … SET value = value + 1 RETURNING value``."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # casefolded name: "ACME" and "acme" are one customer
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    cases: Mapped[list[Case]] = relationship(back_populates="customer")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30), default="new", index=True)
+    owner_id: Mapped[str] = mapped_column(String(20), index=True)
+    reporter_id: Mapped[str] = mapped_column(String(20))
+    impact: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    channel_name: Mapped[str | None] = mapped_column(String(80))
+    channel_id: Mapped[str | None] = mapped_column(String(20), unique=True)
+    summary_ts: Mapped[str | None] = mapped_column(String(32))
+    # where the escalation came from: the channel /escalate was typed in, or the shortcut's message
+    request_channel_id: Mapped[str | None] = mapped_column(String(20))
+    source_channel_id: Mapped[str | None] = mapped_column(String(20))
+    source_ts: Mapped[str | None] = mapped_column(String(32))
+    source_permalink: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    next_update_due: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship(back_populates="cases", lazy="joined")
+    departments: Mapped[list[CaseDepartment]] = relationship(
+        back_populates="case", order_by="CaseDepartment.id", cascade="all, delete-orphan"
+    )
+
+    OPEN_STATUSES = ("new", "investigating", "waiting-on-customer")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class CaseDepartment(Base):
+    """A department asked to act on a case, and (later) when and by whom it answered."""
+
+    __tablename__ = "case_departments"
+    __table_args__ = (UniqueConstraint("case_id", "department"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    department: Mapped[str] = mapped_column(String(60))
+    heads: Mapped[list[Any]]  # user IDs at the time of asking, usergroups expanded
+    asked_at: Mapped[datetime]
+    answered_by: Mapped[str | None] = mapped_column(String(20))
+    answered_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="departments")
+
+
+class CaseEvent(Base):
+    """The case timeline: everything that happened, who did it and when."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(20))  # a user ID, or "bot"
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)
+    permalink: Mapped[str | None] = mapped_column(Text)
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    data: Mapped[dict[str, Any] | None]
+
+
+class OutboxItem(Base):
+    """One scheduled or retryable Slack effect. The tick claims due rows under a lease and runs them.
+
+    ``key`` is the idempotency key (unique): writing the same effect twice is a no-op. ``after_id``
+    chains effects that need an earlier one's result (the summary is pinned after it is posted).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done | failed
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """Slack deliveries already handled: ``event:<event_id>``, ``view:<view_id>``. Retries have one effect."""
+
+    __tablename__ = "deliveries"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EscalationDraft(Base):
+    """An escalation waiting for its requester's choice (the customer already has an open case).
+
+    Nothing is created until they choose; the buttons carry only this row's id.
+    """
+
+    __tablename__ = "escalation_drafts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
