@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from bot.config import TeamConfig
 from bot.text import unescape_slack
 
-CUSTOMER_MAX = 120
+CUSTOMER_MAX = 200
 SUMMARY_MAX = 3000
 
 _DEPARTMENT_TOKEN = re.compile(r"(?<![\w+])\+([A-Za-z0-9][\w-]*)")

@@ -10,6 +10,7 @@ works against the stand-in also works against real Slack.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import itertools
 import json
@@ -279,12 +280,6 @@ class SlackStandIn:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> SlackStandIn:
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         if self._server is None:
@@ -318,7 +313,8 @@ class SlackStandIn:
             self._usergroups[group_id] = (handle, list(users))
 
     def add_channel(self, name: str, *, is_private: bool = False, members: Iterable[str] = (),
-                    channel_id: str | None = None, is_archived: bool = False, creator: str | None = None) -> str:
+                    channel_id: str | None = None, is_archived: bool = False,
+                    creator: str | None = None) -> str:
         with self._lock:
             if self._named(name) is not None:
                 raise ValueError(f"channel name {name!r} is taken")
@@ -329,12 +325,14 @@ class SlackStandIn:
             self._messages[channel.id] = []
             return channel.id
 
-    def add_message(self, channel_id: str, user: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
+    def add_message(self, channel_id: str, user: str, text: str, *,
+                    blocks: list[dict[str, Any]] | None = None,
                     thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
         """Seed a message written by someone else (a human): the Web API here only speaks for the bot."""
         with self._lock:
             ts = self._new_ts()
-            self._messages[channel_id].append(Message(ts, channel_id, user, None, text, blocks, thread_ts, metadata))
+            message = Message(ts, channel_id, user, None, text, blocks, thread_ts, metadata)
+            self._messages[channel_id].append(message)
             return ts
 
     # ----------------------------------------------------------------- inspection
@@ -440,7 +438,10 @@ class SlackStandIn:
     # ----------------------------------------------------------------- faults
     def fail(self, method_name: str, *, error: str | None = None, status: int | None = None,
              retry_after: int | None = None, delay: float | None = None, times: int | None = 1) -> None:
-        """Queue a fault for the next ``times`` calls of a method (``"*"``: any method; None: until cleared)."""
+        """Queue a fault for the next ``times`` calls of ``method_name`` ("*": any method).
+
+        ``times=None`` keeps the fault until :meth:`clear_faults`; faults of a method apply in FIFO order.
+        """
         with self._lock:
             self._faults.setdefault(method_name, []).append(Fault(error, status, retry_after, delay, times))
 
@@ -463,7 +464,7 @@ class SlackStandIn:
 
     # ----------------------------------------------------------------- interactivity
     def new_trigger_id(self, user_id: str, *, view_id: str | None = None) -> str:
-        """A single-use trigger, valid 3 s; ``view_id`` marks an interaction inside that modal (views.push)."""
+        """Single-use, valid 3 s; ``view_id``: the interaction happened in that modal (views.push)."""
         with self._lock:
             trigger_id = f"{next(self._ids)}.{self._now()}.{secrets.token_hex(16)}"
             self._triggers[trigger_id] = _Trigger(user_id, self.clock(), view_id)
@@ -528,14 +529,13 @@ class SlackStandIn:
                 self.close_view(view_id, all_views=action == "clear")
 
     # ----------------------------------------------------------------- request handling
-    def handle_api(self, method_name: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
+    def handle_api(self, method_name: str, args: dict[str, Any],
+                   token: str | None) -> tuple[int, dict[str, str], Any]:
         """Answer one Web API request: (HTTP status, extra headers, JSON body or a text body)."""
         params = {k: v for k, v in args.items() if k != "token"}
         for key in JSON_ARGS & params.keys():
-            try:
+            with contextlib.suppress(SlackError):  # undecodable JSON is recorded as sent
                 params[key] = _Args(params).obj(key)
-            except SlackError:
-                pass
         status, headers, body = self._dispatch(method_name, _Args(args), token)
         ok = isinstance(body, dict) and bool(body.get("ok"))
         error = body.get("error") if isinstance(body, dict) else f"http_{status}"
@@ -576,10 +576,12 @@ class SlackStandIn:
     def _named(self, name: str) -> Channel | None:
         return next((c for c in self._channels.values() if not c.is_im and c.name == name), None)
 
-    def _conversation(self, channel_id: str | None, *, member: bool = True, writable: bool = False) -> Channel:
+    def _conversation(self, channel_id: str | None, *, member: bool = True,
+                      writable: bool = False) -> Channel:
         """Resolve a channel as the bot sees it: private channels it is not in do not exist for it."""
         channel = self._channels.get(channel_id or "")
-        if channel is None or ((channel.is_private or channel.is_im) and self.bot_user_id not in channel.members):
+        hidden = channel is not None and (channel.is_private or channel.is_im)
+        if channel is None or (hidden and self.bot_user_id not in channel.members):
             raise SlackError("channel_not_found")
         if writable and channel.is_archived:
             raise SlackError("is_archived")
@@ -614,11 +616,12 @@ class SlackStandIn:
 
     def _channel_json(self, c: Channel, *, num_members: bool = False) -> dict[str, Any]:
         if c.is_im:
-            return {"id": c.id, "created": c.created, "is_im": True, "is_org_shared": False, "user": c.im_user,
-                    "is_user_deleted": False, "priority": 0}
+            return {"id": c.id, "created": c.created, "is_im": True, "is_org_shared": False,
+                    "user": c.im_user, "is_user_deleted": False, "priority": 0}
         data = {
-            "id": c.id, "name": c.name, "is_channel": True, "is_group": False, "is_im": False, "is_mpim": False,
-            "is_private": c.is_private, "created": c.created, "is_archived": c.is_archived, "is_general": False,
+            "id": c.id, "name": c.name, "is_channel": True, "is_group": False, "is_im": False,
+            "is_mpim": False, "is_private": c.is_private, "created": c.created,
+            "is_archived": c.is_archived, "is_general": False,
             "unlinked": 0, "name_normalized": c.name, "is_shared": False, "is_org_shared": False,
             "is_ext_shared": False, "is_pending_ext_shared": False, "pending_shared": [],
             "context_team_id": self.team_id, "creator": c.creator, "is_member": self.bot_user_id in c.members,
@@ -631,11 +634,12 @@ class SlackStandIn:
         return data
 
     def _message_json(self, m: Message, *, metadata: bool) -> dict[str, Any]:
-        data: dict[str, Any] = {"type": "message", "text": m.text, "user": m.user, "ts": m.ts, "team": self.team_id}
+        data: dict[str, Any] = {"type": "message", "text": m.text, "user": m.user, "ts": m.ts,
+                                "team": self.team_id}
         if m.bot_id:
-            data.update(bot_id=m.bot_id, app_id=self.app_id,
-                        bot_profile={"id": m.bot_id, "app_id": self.app_id, "name": self._users[self.bot_user_id].name,
-                                     "deleted": False, "team_id": self.team_id})
+            profile = {"id": m.bot_id, "app_id": self.app_id, "name": self._users[self.bot_user_id].name,
+                       "deleted": False, "team_id": self.team_id}
+            data.update(bot_id=m.bot_id, app_id=self.app_id, bot_profile=profile)
         if m.blocks is not None:
             data["blocks"] = m.blocks
         if m.thread_ts:
@@ -666,23 +670,25 @@ class SlackStandIn:
         now = datetime.fromtimestamp(self.clock(), UTC).astimezone(zone)
         offset = now.utcoffset()
         profile: dict[str, Any] = {"real_name": u.real_name, "real_name_normalized": u.real_name,
-                                   "display_name": u.name, "display_name_normalized": u.name, "team": self.team_id}
+                                   "display_name": u.name, "display_name_normalized": u.name,
+                                   "team": self.team_id}
         if u.email:
             profile["email"] = u.email
         if u.is_bot:
             profile.update(bot_id=self.bot_id if u.id == self.bot_user_id else None, api_app_id=self.app_id)
-        return {"id": u.id, "team_id": self.team_id, "name": u.name, "deleted": u.deleted, "real_name": u.real_name,
-                "tz": u.tz, "tz_label": now.tzname(), "tz_offset": int(offset.total_seconds()) if offset else 0,
+        return {"id": u.id, "team_id": self.team_id, "name": u.name, "deleted": u.deleted,
+                "real_name": u.real_name, "tz": u.tz, "tz_label": now.tzname(),
+                "tz_offset": int(offset.total_seconds()) if offset else 0,
                 "profile": profile, "is_admin": False, "is_owner": False, "is_bot": u.is_bot,
                 "is_app_user": False, "updated": self._now()}
 
-    def _content(self, args: _Args, *, required: bool = True) -> tuple[str | None, list[dict[str, Any]] | None]:
+    def _content(self, args: _Args) -> tuple[str | None, list[dict[str, Any]] | None]:
         """text + blocks of a message, validated like chat.postMessage does."""
         text = args.text("text")
         blocks = args.obj("blocks", "invalid_blocks_format")
         if blocks is not None and not isinstance(blocks, list):
             raise SlackError("invalid_blocks_format")
-        if required and not text and not blocks and not args.obj("attachments"):
+        if not text and not blocks and not args.obj("attachments"):
             raise SlackError("no_text")
         if text and len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
@@ -696,7 +702,8 @@ class SlackStandIn:
     def _prepare_view(self, raw: Any, types: set[str], *, pointer: str) -> dict[str, Any]:
         """Validate a view like Slack does (cheap checks only) and fill in generated block/action ids."""
         if not isinstance(raw, dict):
-            raise SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing required field: view"]})
+            problem = "[ERROR] missing required field: view"
+            raise SlackError("invalid_arguments", response_metadata={"messages": [problem]})
         problems: list[str] = []
         view_type = raw.get("type")
         if view_type not in types:
@@ -710,26 +717,30 @@ class SlackStandIn:
             if not isinstance(part, dict) or part.get("type") != "plain_text":
                 problems.append(f"[ERROR] must be a plain_text text object [json-pointer:{pointer}/{key}]")
             elif len(str(part.get("text", ""))) > 24:
-                problems.append(f"[ERROR] must be less than 25 characters [json-pointer:{pointer}/{key}/text]")
+                problems.append(f"[ERROR] must be less than 25 characters "
+                                f"[json-pointer:{pointer}/{key}/text]")
         blocks = raw.get("blocks")
         if not isinstance(blocks, list):
             problems.append(f"[ERROR] missing required field: blocks [json-pointer:{pointer}]")
             blocks = []
         problems += _block_problems(blocks, f"{pointer}/blocks", MAX_VIEW_BLOCKS)
-        if view_type == "modal" and raw.get("submit") is None and any(b.get("type") == "input" for b in blocks):
-            problems.append(f"[ERROR] must provide submit when using input blocks [json-pointer:{pointer}/submit]")
+        has_inputs = any(b.get("type") == "input" for b in blocks if isinstance(b, dict))
+        if view_type == "modal" and raw.get("submit") is None and has_inputs:
+            problems.append(f"[ERROR] must provide submit when using input blocks "
+                            f"[json-pointer:{pointer}/submit]")
         for key, limit in (("private_metadata", 3000), ("callback_id", 255), ("external_id", 255)):
             if len(str(raw.get(key) or "")) > limit:
                 problems.append(f"[ERROR] must be at most {limit} characters [json-pointer:{pointer}/{key}]")
         if problems:
             raise SlackError("invalid_arguments", response_metadata={"messages": problems})
         external_id = str(raw.get("external_id") or "")
-        taken = next((vid for vid, v in self._views.items() if external_id and v["external_id"] == external_id), None)
-        return {"type": view_type, "blocks": _with_ids(blocks), "private_metadata": str(raw.get("private_metadata") or ""),
-                "callback_id": str(raw.get("callback_id") or ""), "state": {"values": {}}, "title": raw.get("title"),
-                "clear_on_close": bool(raw.get("clear_on_close")), "notify_on_close": bool(raw.get("notify_on_close")),
-                "close": raw.get("close"), "submit": raw.get("submit"), "external_id": external_id,
-                "_external_taken_by": taken}
+        taken = next((v["id"] for v in self._views.values() if external_id == v["external_id"] != ""), None)
+        return {"type": view_type, "blocks": _with_ids(blocks),
+                "private_metadata": str(raw.get("private_metadata") or ""),
+                "callback_id": str(raw.get("callback_id") or ""), "state": {"values": {}},
+                "title": raw.get("title"), "clear_on_close": bool(raw.get("clear_on_close")),
+                "notify_on_close": bool(raw.get("notify_on_close")), "close": raw.get("close"),
+                "submit": raw.get("submit"), "external_id": external_id, "_external_taken_by": taken}
 
     def _store_view(self, prepared: dict[str, Any], user_id: str, *, root: str | None = None,
                     previous: str | None = None) -> dict[str, Any]:
@@ -767,9 +778,6 @@ class SlackStandIn:
         stack.append(view["id"])
         return view
 
-    def _public_view(self, view: dict[str, Any]) -> dict[str, Any]:
-        return copy.deepcopy(view)
-
 
 def _block_problems(blocks: list[Any], pointer: str, limit: int) -> list[str]:
     problems = []
@@ -801,8 +809,9 @@ def _with_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [e for e in block.get("elements", []) if isinstance(e, dict)] if block.get("type") == "actions" else []
-    found += [block[k] for k in ("element", "accessory") if isinstance(block.get(k), dict)]
+    found = [block[k] for k in ("element", "accessory") if isinstance(block.get(k), dict)]
+    if block.get("type") == "actions":
+        found += [e for e in block.get("elements", []) if isinstance(e, dict)]
     return found
 
 
@@ -835,15 +844,11 @@ def _page(items: list[Any], args: _Args, default_limit: int, max_limit: int = 10
 
 
 # ===================================================================== Web API methods
-@method("api.test")
-def _api_test(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    return {"args": {k: v for k, v in a.data.items() if k != "token"}}
-
-
 @method("auth.test")
 def _auth_test(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    return {"url": f"https://{s.team_domain}.slack.com/", "team": s.team_name, "user": s._users[s.bot_user_id].name,
-            "team_id": s.team_id, "user_id": s.bot_user_id, "bot_id": s.bot_id, "is_enterprise_install": False}
+    return {"url": f"https://{s.team_domain}.slack.com/", "team": s.team_name,
+            "user": s._users[s.bot_user_id].name, "team_id": s.team_id, "user_id": s.bot_user_id,
+            "bot_id": s.bot_id, "is_enterprise_install": False}
 
 
 @method("team.info")
@@ -865,8 +870,8 @@ def _conversations_create(s: SlackStandIn, a: _Args) -> dict[str, Any]:
         raise SlackError("invalid_name_punctuation")
     if s._named(name) is not None:  # archived channels keep their names
         raise SlackError("name_taken")
-    channel = Channel(s._new_id("C"), name, a.flag("is_private"), members=[s.bot_user_id], creator=s.bot_user_id,
-                      created=s._now())
+    channel = Channel(s._new_id("C"), name, a.flag("is_private"), members=[s.bot_user_id],
+                      creator=s.bot_user_id, created=s._now())
     s._channels[channel.id] = channel
     s._messages[channel.id] = []
     return {"channel": s._channel_json(channel)}
@@ -886,8 +891,11 @@ def _conversations_invite(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     valid, errors, removed = [], [], False
     for user_id in dict.fromkeys(users):
         user = s._users.get(user_id)
-        code = ("cant_invite_self" if user_id == s.bot_user_id else "user_not_found" if user is None
-                else "cant_invite" if user.deleted else "already_in_channel" if user_id in channel.members else None)
+        code = ("cant_invite_self" if user_id == s.bot_user_id
+                else "user_not_found" if user is None
+                else "cant_invite" if user.deleted
+                else "already_in_channel" if user_id in channel.members
+                else None)
         removed = removed or code == "cant_invite"
         if code:
             errors.append({"user": user_id, "ok": False, "error": code})
@@ -900,18 +908,6 @@ def _conversations_invite(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     if errors:
         raise SlackError(errors[0]["error"], errors=errors)
     return {"channel": s._channel_json(channel)}
-
-
-@method("conversations.open")
-def _conversations_open(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    if a.text("channel"):
-        return {"channel": {"id": s._conversation(a.text("channel")).id}}
-    users = a.ids("users")
-    if len(users) != 1:
-        raise SlackError("users_list_not_supplied" if not users else "method_not_supported_for_channel_type")
-    existed = s.dm_channel(users[0]) is not None
-    channel = s._open_dm(users[0])
-    return {"no_op": existed, "already_open": existed, "channel": {"id": channel.id}}
 
 
 def _set_text(s: SlackStandIn, a: _Args, key: str) -> dict[str, Any]:
@@ -1043,14 +1039,16 @@ def _chat_post_message(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     channel = _target(s, a.text("channel"))
     text, blocks = s._content(a)
     metadata = a.obj("metadata", "invalid_metadata_format")
-    if metadata is not None and not (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
-                                     and isinstance(metadata.get("event_payload"), dict)):
+    well_formed = isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str) and isinstance(
+        metadata.get("event_payload"), dict)
+    if metadata is not None and not well_formed:
         raise SlackError("invalid_metadata_format")
     thread_ts = a.text("thread_ts")
     parent = s._find_message(channel.id, thread_ts or "")
     if parent is not None and parent.thread_ts:
         thread_ts = parent.thread_ts  # a reply to a reply lands in the same thread
-    message = Message(s._new_ts(), channel.id, s.bot_user_id, s.bot_id, text or "", blocks, thread_ts, metadata)
+    message = Message(s._new_ts(), channel.id, s.bot_user_id, s.bot_id, text or "", blocks, thread_ts,
+                      metadata)
     s._messages[channel.id].append(message)
     return {"channel": channel.id, "ts": message.ts, "message": s._message_json(message, metadata=True)}
 
@@ -1074,17 +1072,6 @@ def _chat_update(s: SlackStandIn, a: _Args) -> dict[str, Any]:
             "message": s._message_json(message, metadata=True)}
 
 
-@method("chat.delete")
-def _chat_delete(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    channel = s._conversation(a.text("channel"), writable=True)
-    message = s._message(channel, a.text("ts"))
-    if message.user != s.bot_user_id:
-        raise SlackError("cant_delete_message")
-    s._messages[channel.id].remove(message)
-    s._pins[channel.id] = [p for p in s._pins.get(channel.id, []) if p[0] != message.ts]
-    return {"channel": channel.id, "ts": message.ts}
-
-
 @method("chat.postEphemeral")
 def _chat_post_ephemeral(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     channel = _target(s, a.text("channel"))
@@ -1093,8 +1080,8 @@ def _chat_post_ephemeral(s: SlackStandIn, a: _Args) -> dict[str, Any]:
         raise SlackError("user_not_in_channel")
     text, blocks = s._content(a)
     ts = s._new_ts()
-    s._ephemerals.append({"channel": channel.id, "user": user, "text": text, "blocks": blocks, "message_ts": ts,
-                          "thread_ts": a.text("thread_ts")})
+    s._ephemerals.append({"channel": channel.id, "user": user, "text": text, "blocks": blocks,
+                          "message_ts": ts, "thread_ts": a.text("thread_ts")})
     return {"message_ts": ts}
 
 
@@ -1188,8 +1175,9 @@ def _bookmarks_add(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     link = a.need("link", "invalid_link")
     bookmark = {"id": s._new_id("Bk"), "channel_id": channel.id, "title": title, "link": link,
                 "emoji": a.text("emoji"), "icon_url": None, "type": kind, "entity_id": a.text("entity_id"),
-                "date_created": s._now(), "date_updated": 0, "rank": "U", "last_updated_by_user_id": s.bot_user_id,
-                "last_updated_by_team_id": s.team_id, "shortcut_id": None, "app_id": None}
+                "date_created": s._now(), "date_updated": 0, "rank": "U",
+                "last_updated_by_user_id": s.bot_user_id, "last_updated_by_team_id": s.team_id,
+                "shortcut_id": None, "app_id": None}
     s._bookmarks.setdefault(channel.id, []).append(bookmark)
     return {"bookmark": copy.deepcopy(bookmark)}
 
@@ -1200,41 +1188,29 @@ def _bookmarks_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     return {"bookmarks": copy.deepcopy(s._bookmarks.get(channel.id, []))}
 
 
-@method("bookmarks.remove")
-def _bookmarks_remove(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    channel = s._conversation(a.text("channel_id"), writable=True)
-    bookmark_id = a.need("bookmark_id", "invalid_arguments")
-    kept = [b for b in s._bookmarks.get(channel.id, []) if b["id"] != bookmark_id]
-    if len(kept) == len(s._bookmarks.get(channel.id, [])):
-        raise SlackError("not_found")
-    s._bookmarks[channel.id] = kept
-    return {}
-
-
 @method("views.open")
 def _views_open(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     raw = a.obj("view")
     trigger = s._exchange_trigger(a.text("trigger_id"))
     view = s._store_view(s._prepare_view(raw, {"modal"}, pointer="/view"), trigger.user_id)
     s._stacks[view["id"]] = [view["id"]]
-    return {"view": s._public_view(view)}
+    return {"view": copy.deepcopy(view)}
 
 
 @method("views.push")
 def _views_push(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     raw = a.obj("view")
     trigger = s._exchange_trigger(a.text("trigger_id"))
-    return {"view": s._public_view(s._push_view(trigger.view_id, raw, trigger.user_id))}
+    return {"view": copy.deepcopy(s._push_view(trigger.view_id, raw, trigger.user_id))}
 
 
 @method("views.update")
 def _views_update(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    view_id = a.text("view_id")
-    if view_id is None and a.text("external_id"):
-        view_id = next((vid for vid, v in s._views.items() if v["external_id"] == a.text("external_id")), None)
+    view_id, external_id = a.text("view_id"), a.text("external_id")
+    if view_id is None and external_id:
+        view_id = next((v["id"] for v in s._views.values() if v["external_id"] == external_id), None)
     view = s._views.get(view_id or "")
-    is_open = view is not None and (view["type"] == "home" or any(view["id"] in st for st in s._stacks.values()))
-    if view is None or not is_open:
+    if view is None or (view["type"] != "home" and not any(view["id"] in st for st in s._stacks.values())):
         raise SlackError("not_found")
     if a.text("hash") and a.text("hash") != view["hash"]:
         raise SlackError("hash_conflict")
@@ -1242,7 +1218,7 @@ def _views_update(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     if prepared.pop("_external_taken_by") not in (None, view["id"]):
         raise SlackError("duplicate_external_id")
     view.update(prepared, hash=s._new_hash())
-    return {"view": s._public_view(view)}
+    return {"view": copy.deepcopy(view)}
 
 
 @method("views.publish")
@@ -1255,12 +1231,12 @@ def _views_publish(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     if current is None:
         view = s._store_view(prepared, user_id)
         s._home[user_id] = view["id"]
-        return {"view": s._public_view(view)}
+        return {"view": copy.deepcopy(view)}
     if a.text("hash") and a.text("hash") != current["hash"]:
         raise SlackError("hash_conflict")
     prepared.pop("_external_taken_by")
     current.update(prepared, hash=s._new_hash())
-    return {"view": s._public_view(current)}
+    return {"view": copy.deepcopy(current)}
 
 
 @method("users.info")
@@ -1271,31 +1247,10 @@ def _users_info(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     return {"user": s._user_json(user)}
 
 
-@method("users.lookupByEmail")
-def _users_lookup_by_email(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    email = (a.text("email") or "").lower()
-    user = next((u for u in s._users.values() if u.email and u.email.lower() == email), None)
-    if user is None:
-        raise SlackError("users_not_found")
-    return {"user": s._user_json(user)}
-
-
 @method("users.list")
 def _users_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     page, cursor = _page([s._user_json(u) for u in s._users.values()], a, 100)
     return {"members": page, "cache_ts": s._now(), "response_metadata": {"next_cursor": cursor}}
-
-
-@method("usergroups.list")
-def _usergroups_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
-    groups = []
-    for group_id, (handle, users) in s._usergroups.items():
-        group = {"id": group_id, "team_id": s.team_id, "is_usergroup": True, "name": handle, "handle": handle,
-                 "description": "", "date_delete": 0, "user_count": len(users)}
-        if a.flag("include_users"):
-            group["users"] = list(users)
-        groups.append(group)
-    return {"usergroups": groups}
 
 
 @method("usergroups.users.list")
@@ -1345,12 +1300,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             elif parts.path == "/_standin/clear_faults" and self.command == "POST":
                 standin.clear_faults()
                 self._send_json(200, {"ok": True})
-            elif parts.path == "/_standin/trigger" and self.command == "POST":
-                spec = json.loads(body or b"{}")
-                self._send_json(200, {"ok": True, "trigger_id": standin.new_trigger_id(**spec)})
-            elif parts.path == "/_standin/response_url" and self.command == "POST":
-                spec = json.loads(body or b"{}")
-                self._send_json(200, {"ok": True, "response_url": standin.new_response_url(**spec)})
             else:
                 self._send(404, b"Not Found", "text/plain")
         except (BrokenPipeError, ConnectionResetError):
@@ -1394,7 +1343,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data).encode(), "application/json", headers)
 
-    def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, payload: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", f"{content_type}; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))

@@ -1,0 +1,364 @@
+"""Plays the Slack side towards the bot's ``POST /slack/events`` endpoint.
+
+Requests are shaped and signed exactly as Slack sends them (slash commands form-encoded,
+Events API JSON envelopes, interactivity as a form field ``payload=<json>``), so the bot's
+real request verification and parsing run unchanged.  With a :class:`SlackStandIn` the
+payloads are built from its state (stored views and messages, live trigger ids and
+response URLs), which keeps the whole loop bot -> stand-in -> driver -> bot consistent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from bot.sandbox.standin import SlackStandIn, find_element
+
+REQUEST_TIMEOUT_SECONDS = 10.0
+# Slack leaves these sequences alone when it entity-escapes user text (mentions, channels, links).
+_CONTROL_SEQUENCE = re.compile(r"(<(?:[@#!]|https?://|mailto:)[^<>]*>)")
+_TEXT_INPUTS = frozenset({"plain_text_input", "number_input", "email_text_input", "url_text_input"})
+# Element type -> (state key, is-multi) for the elements whose state is a plain id/date value.
+_PLAIN_SELECTIONS = {
+    "users_select": ("selected_user", False),
+    "multi_users_select": ("selected_users", True),
+    "conversations_select": ("selected_conversation", False),
+    "multi_conversations_select": ("selected_conversations", True),
+    "channels_select": ("selected_channel", False),
+    "multi_channels_select": ("selected_channels", True),
+    "datepicker": ("selected_date", False),
+    "timepicker": ("selected_time", False),
+    "datetimepicker": ("selected_date_time", False),
+}
+
+
+@dataclass
+class DriverResponse:
+    status: int
+    text: str
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+def escape(text: str) -> str:
+    """Slack's entity escaping of user-typed text (&, <, >), sparing <@U..>/<#C..>/<http..> sequences."""
+    parts = _CONTROL_SEQUENCE.split(text)
+    return "".join(
+        part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for i, part in enumerate(parts)
+    )
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        found += group.get("options", [])
+    return found
+
+
+def _option(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The option object Slack echoes back for a chosen value (external menus: text = value)."""
+    if isinstance(value, dict):
+        return value
+    if "external" in element["type"]:
+        return {"text": _plain(str(value)), "value": str(value)}
+    for option in _options(element):
+        if option.get("value") == value:
+            return {k: option[k] for k in ("text", "value", "description") if k in option}
+    raise ValueError(f"{element.get('action_id')!r} has no option with value {value!r}")
+
+
+def element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    """Slack's ``state.values`` entry for one element; ``value=None`` gives the untouched shape."""
+    kind = element["type"]
+    state: dict[str, Any] = {"type": kind}
+    if kind in _TEXT_INPUTS or kind == "rich_text_input":
+        state["value"] = None if value is None else str(value)
+    elif kind in _PLAIN_SELECTIONS:
+        key, multi = _PLAIN_SELECTIONS[kind]
+        state[key] = list(value or []) if multi else value
+    elif kind.startswith("multi_") or kind == "checkboxes":
+        state["selected_options"] = [_option(element, v) for v in value or []]
+    elif kind.endswith("_select") or kind in ("radio_buttons", "overflow"):
+        state["selected_option"] = None if value is None else _option(element, value)
+    else:
+        state["value"] = value
+    return state
+
+
+def view_state(blocks: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """``state.values`` for a view: every input block (empty if not given) plus any other given block."""
+    known = {b.get("block_id") for b in blocks}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"the view has no blocks {sorted(unknown)}")
+    state: dict[str, Any] = {}
+    for block in blocks:
+        block_id = block.get("block_id")
+        element = block.get("element") if block.get("type") == "input" else None
+        if element is None and block_id in values:
+            element = next((e for e in (block.get("elements") or [block.get("accessory")]) if e), None)
+        if element is not None:
+            state[block_id] = {element["action_id"]: element_state(element, values.get(block_id))}
+    return state
+
+
+class SlackDriver:
+    def __init__(
+        self,
+        app_url: str,
+        *,
+        signing_secret: str,
+        standin: SlackStandIn | None = None,
+        team_id: str = "T0SANDBOX",
+        api_app_id: str = "A0ADVOCACY",
+        verification_token: str = "sandbox-verification-token",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app_url = app_url
+        self.signing_secret = signing_secret
+        self.standin = standin
+        self.team_id = team_id
+        self.api_app_id = api_app_id
+        self.verification_token = verification_token  # the deprecated "token" field Slack still sends
+        self.clock = clock
+
+    # ----------------------------------------------------------------- transport
+    def sign(self, body: str, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's v0 request signature (what slack_sdk's SignatureVerifier checks)."""
+        ts = str(int(self.clock()) if timestamp is None else timestamp)
+        base = f"v0:{ts}:{body}".encode()
+        digest = hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+    def post(self, body: str, content_type: str, headers: dict[str, str] | None = None) -> DriverResponse:
+        """Send a signed request; ``headers`` may override the signature headers (to test rejection)."""
+        all_headers = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+                       **self.sign(body), **(headers or {})}
+        request = urllib.request.Request(self.app_url, data=body.encode(), headers=all_headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as answer:
+                return DriverResponse(answer.status, answer.read().decode(), dict(answer.headers.items()))
+        except urllib.error.HTTPError as exc:  # 4xx/5xx are answers too (e.g. 401 on a bad signature)
+            return DriverResponse(exc.code, exc.read().decode(), dict(exc.headers.items()))
+
+    def _send(self, body: str, content_type: str, *, timestamp: int | None, signature: str | None,
+              extra: dict[str, str] | None = None) -> DriverResponse:
+        headers = {**self.sign(body, timestamp), **(extra or {})}
+        if signature is not None:
+            headers["X-Slack-Signature"] = signature
+        return self.post(body, content_type, headers)
+
+    def _interact(self, payload: dict[str, Any]) -> DriverResponse:
+        body = urlencode({"payload": json.dumps(payload)})
+        return self._send(body, "application/x-www-form-urlencoded", timestamp=None, signature=None)
+
+    # ----------------------------------------------------------------- context from the stand-in
+    def _bot_user_id(self) -> str:
+        return self.standin.bot_user_id if self.standin else "U0BOT"
+
+    def _domain(self) -> str:
+        return self.standin.team_domain if self.standin else "sandbox"
+
+    def _team(self) -> dict[str, Any]:
+        return {"id": self.team_id, "domain": self._domain()}
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        name = self.standin.user_name(user_id) if self.standin else user_id
+        return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
+
+    def _channel(self, channel_id: str, default_name: str | None = None) -> dict[str, Any]:
+        channel = self.standin.channel(channel_id) if self.standin else None
+        if channel is None:
+            return {"id": channel_id, "name": default_name or channel_id}
+        return {"id": channel_id, "name": "directmessage" if channel.is_im else channel.name}
+
+    def _trigger(self, user_id: str, view_id: str | None = None) -> str:
+        if self.standin:
+            return self.standin.new_trigger_id(user_id, view_id=view_id)
+        return f"{int(self.clock())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
+
+    def _response_url(self, channel_id: str | None, user_id: str, message_ts: str | None = None) -> str:
+        if self.standin:
+            return self.standin.new_response_url(channel_id=channel_id, user_id=user_id,
+                                                 message_ts=message_ts)
+        # Without a stand-in nothing can answer a response_url; keep Slack's shape anyway.
+        return f"https://hooks.slack.com/actions/{self.team_id}/1/{secrets.token_hex(12)}"
+
+    def _view(self, view_id: str) -> dict[str, Any]:
+        view = self.standin.views.get(view_id) if self.standin else None
+        if view is None:
+            raise ValueError(f"the stand-in has no view {view_id!r}")
+        view.pop("user")
+        return view
+
+    def _action_ts(self) -> str:
+        return f"{self.clock():.6f}"
+
+    # ----------------------------------------------------------------- Slack requests
+    def command(self, user_id: str, command: str, text: str = "", *, channel_id: str = "C0GENERAL",
+                channel_name: str = "general", timestamp: int | None = None,
+                signature: str | None = None) -> DriverResponse:
+        fields = {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "team_domain": self._domain(),
+            "channel_id": channel_id,
+            "channel_name": self._channel(channel_id, channel_name)["name"],
+            "user_id": user_id,
+            "user_name": self._user(user_id)["name"],
+            "command": command if command.startswith("/") else f"/{command}",
+            "text": escape(text),
+            "api_app_id": self.api_app_id,
+            "is_enterprise_install": "false",
+            "response_url": self._response_url(channel_id, user_id),
+            "trigger_id": self._trigger(user_id),
+        }
+        return self._send(urlencode(fields), "application/x-www-form-urlencoded", timestamp=timestamp,
+                          signature=signature)
+
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
+              retry_reason: str = "http_timeout", timestamp: int | None = None) -> DriverResponse:
+        event = dict(event)
+        event.setdefault("event_ts", event.get("ts") or self._action_ts())
+        kind = event.get("type", "")
+        context = json.dumps({"et": kind, "tid": self.team_id, "aid": self.api_app_id,
+                              "cid": event.get("channel")})
+        envelope = {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "context_team_id": self.team_id,
+            "context_enterprise_id": None,
+            "api_app_id": self.api_app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev0{secrets.token_hex(4).upper()}",
+            "event_time": int(self.clock()),
+            "authorizations": [{"enterprise_id": None, "team_id": self.team_id,
+                                "user_id": self._bot_user_id(), "is_bot": True,
+                                "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + base64.urlsafe_b64encode(context.encode()).decode().rstrip("="),
+        }
+        retry = {} if retry_num is None else {"X-Slack-Retry-Num": str(retry_num),
+                                               "X-Slack-Retry-Reason": retry_reason}
+        return self._send(json.dumps(envelope), "application/json", timestamp=timestamp, signature=None,
+                          extra=retry)
+
+    def message_shortcut(self, user_id: str, callback_id: str, *, channel_id: str,
+                         message_ts: str) -> DriverResponse:
+        message = self.standin.message_json(channel_id, message_ts) if self.standin else None
+        if message is None:
+            raise ValueError(f"the stand-in has no message {message_ts!r} in {channel_id!r}")
+        return self._interact({
+            "type": "message_action",
+            "token": self.verification_token,
+            "action_ts": self._action_ts(),
+            "team": self._team(),
+            "user": self._user(user_id),
+            "channel": self._channel(channel_id),
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self._trigger(user_id),
+            "response_url": self._response_url(channel_id, user_id),
+            "message_ts": message_ts,
+            "message": message,
+        })
+
+    def block_action(self, user_id: str, action_id: str, *, value: Any = None, block_id: str | None = None,
+                     view_id: str | None = None, channel_id: str | None = None, message_ts: str | None = None,
+                     selected_option: Any = None, response_url: bool = True) -> DriverResponse:
+        payload: dict[str, Any] = {"type": "block_actions", "user": self._user(user_id),
+                                   "api_app_id": self.api_app_id, "token": self.verification_token,
+                                   "team": self._team(), "enterprise": None, "is_enterprise_install": False}
+        blocks: list[dict[str, Any]] = []
+        if view_id is not None:
+            view = self._view(view_id)
+            blocks = view["blocks"]
+            view["state"] = {"values": view_state(blocks, {})}
+            payload.update(container={"type": "view", "view_id": view_id}, view=view)
+        elif channel_id is not None and message_ts is not None:
+            message = self.standin.message_json(channel_id, message_ts) if self.standin else None
+            blocks = (message or {}).get("blocks") or []
+            payload.update(container={"type": "message", "message_ts": message_ts, "channel_id": channel_id,
+                                      "is_ephemeral": message is None},
+                           channel=self._channel(channel_id), state={"values": {}})
+            if message is not None:
+                payload["message"] = message
+            if response_url:  # Slack sends response_url for message interactions, never for modal ones
+                payload["response_url"] = self._response_url(channel_id, user_id, message_ts)
+        payload["trigger_id"] = self._trigger(user_id, view_id)
+        found = find_element(blocks, action_id, block_id)
+        block, element = found if found else ({"block_id": block_id or ""}, {"type": "button"})
+        action: dict[str, Any] = {"action_id": action_id, "block_id": block["block_id"],
+                                  "action_ts": self._action_ts()}
+        if element["type"] == "button":
+            action.update(type="button", text=element.get("text", _plain(action_id)))
+            if value is not None or "value" in element:
+                action["value"] = value if value is not None else element["value"]
+        else:
+            chosen = selected_option if selected_option is not None else value
+            action.update(element_state(element, chosen))
+        payload["actions"] = [action]
+        return self._interact(payload)
+
+    def view_submission(self, user_id: str, view_id: str, values: dict[str, Any]) -> DriverResponse:
+        view = self._view(view_id)
+        view["state"] = {"values": view_state(view["blocks"], values)}
+        answer = self._interact({
+            "type": "view_submission",
+            "team": self._team(),
+            "user": self._user(user_id),
+            "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "trigger_id": self._trigger(user_id, view_id),
+            "view": view,
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        })
+        if self.standin is not None and answer.status == 200:
+            # Slack closes (or updates/pushes) the modal according to the app's ack.
+            body = answer.json()
+            self.standin.apply_submission_ack(view_id, body if isinstance(body, dict) else None)
+        return answer
+
+    def block_suggestion(self, user_id: str, action_id: str, value: str, *, view_id: str,
+                         block_id: str | None = None) -> DriverResponse:
+        view = self._view(view_id)
+        found = find_element(view["blocks"], action_id, block_id)
+        return self._interact({
+            "type": "block_suggestion",
+            "user": self._user(user_id),
+            "container": {"type": "view", "view_id": view_id},
+            "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "action_id": action_id,
+            "block_id": found[0]["block_id"] if found else block_id,
+            "value": value,
+            "team": self._team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": view,
+        })
