@@ -1,7 +1,7 @@
 """Cases: opening one records the case, its timeline and its set-up steps in one transaction.
 
-The set-up steps (create the channel, invite, topic, summary, pin, bookmark, tell the requester) are
-outbox rows chained in order; ``jobs/`` drives them against Slack and the tick resumes what is left.
+The set-up steps (create the channel, invite, summary, pin, topic, bookmark, tell the requester) are
+outbox rows, each waiting for the one it needs; ``jobs/`` drives them against Slack and the tick resumes what is left.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from bot.domain.customers import get_or_create_customer
 from bot.domain.escalation import EscalationRequest, route
 from storage.models import Case, CaseDepartment, CaseEvent, Counter, OutboxItem
 
-# Order matters: each step needs what the earlier ones made (a channel, members, a summary ts).
-SETUP_STEPS: tuple[str, ...] = (
-    "case.create_channel",
-    "case.invite",
-    "case.set_topic",
-    "case.post_summary",
-    "case.pin_summary",
-    "case.bookmark_source",
-    "case.notify_requester",
+# Each step and the step it needs first: the summary mentions heads only after they are invited
+# (mentions of non-members notify nobody); cosmetic steps (topic, bookmark) never hold up the summary.
+SETUP_STEPS: tuple[tuple[str, str | None], ...] = (
+    ("case.create_channel", None),
+    ("case.invite", "case.create_channel"),
+    ("case.post_summary", "case.invite"),
+    ("case.pin_summary", "case.post_summary"),
+    ("case.set_topic", "case.create_channel"),
+    ("case.bookmark_source", "case.create_channel"),
+    ("case.notify_requester", "case.post_summary"),
 )
 
 
@@ -184,20 +185,20 @@ def open_case(
             "impact": str(request.impact) if request.impact is not None else None,
         },
     )
-    previous: OutboxItem | None = None
-    for step in SETUP_STEPS:
+    steps: dict[str, OutboxItem] = {}
+    for step, needs in SETUP_STEPS:
         if step == "case.bookmark_source" and not origin.source_ts:
             continue
         payload: dict[str, object] = {}
         if step == "case.notify_requester":
             payload = {"user": origin.requester, "response_url": origin.response_url}
-        previous = enqueue(
+        steps[step] = enqueue(
             session,
             key=f"case:{case.id}:{step}",
             kind=step,
             case_id=case.id,
             payload=payload,
-            after=previous,
+            after=steps[needs] if needs else None,
             now=now,
         )
     session.flush()

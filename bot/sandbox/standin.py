@@ -270,7 +270,9 @@ class SlackStandIn:
         server = _Server(("127.0.0.1", port), _RequestHandler)
         server.standin = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="slack-standin", daemon=True)
+        # A short poll interval keeps stop() quick (test fixtures start and stop a stand-in per test).
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="slack-standin", daemon=True)
         self._thread.start()
         return self
 
@@ -341,8 +343,8 @@ class SlackStandIn:
         with self._lock:
             return copy.deepcopy(self._calls)
 
-    def calls_to(self, method_name: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method_name]
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
 
     def channel(self, channel_id: str) -> Channel | None:
         with self._lock:
@@ -436,14 +438,14 @@ class SlackStandIn:
             }
 
     # ----------------------------------------------------------------- faults
-    def fail(self, method_name: str, *, error: str | None = None, status: int | None = None,
+    def fail(self, method: str, *, error: str | None = None, status: int | None = None,
              retry_after: int | None = None, delay: float | None = None, times: int | None = 1) -> None:
-        """Queue a fault for the next ``times`` calls of ``method_name`` ("*": any method).
+        """Queue a fault for the next ``times`` calls of ``method`` ("*": any method).
 
         ``times=None`` keeps the fault until :meth:`clear_faults`; faults of a method apply in FIFO order.
         """
         with self._lock:
-            self._faults.setdefault(method_name, []).append(Fault(error, status, retry_after, delay, times))
+            self._faults.setdefault(method, []).append(Fault(error, status, retry_after, delay, times))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -754,7 +756,8 @@ class SlackStandIn:
         self._view_user[view_id] = user_id
         return view
 
-    def _exchange_trigger(self, trigger_id: str | None) -> _Trigger:
+    def _trigger(self, trigger_id: str | None) -> _Trigger:
+        """A usable trigger; callers mark it used only once the call succeeds (errors change nothing)."""
         trigger = self._triggers.get(trigger_id or "")
         if trigger is None:
             raise SlackError("invalid_trigger_id")
@@ -762,7 +765,6 @@ class SlackStandIn:
             raise SlackError("exchanged_trigger_id")
         if self.clock() - trigger.issued > TRIGGER_TTL_SECONDS:
             raise SlackError("expired_trigger_id")
-        trigger.used = True
         return trigger
 
     def _push_view(self, from_view: str | None, raw: Any, user_id: str | None = None) -> dict[str, Any]:
@@ -1191,17 +1193,20 @@ def _bookmarks_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
 @method("views.open")
 def _views_open(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     raw = a.obj("view")
-    trigger = s._exchange_trigger(a.text("trigger_id"))
+    trigger = s._trigger(a.text("trigger_id"))  # Slack reports trigger problems before view problems
     view = s._store_view(s._prepare_view(raw, {"modal"}, pointer="/view"), trigger.user_id)
     s._stacks[view["id"]] = [view["id"]]
+    trigger.used = True
     return {"view": copy.deepcopy(view)}
 
 
 @method("views.push")
 def _views_push(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     raw = a.obj("view")
-    trigger = s._exchange_trigger(a.text("trigger_id"))
-    return {"view": copy.deepcopy(s._push_view(trigger.view_id, raw, trigger.user_id))}
+    trigger = s._trigger(a.text("trigger_id"))
+    view = s._push_view(trigger.view_id, raw, trigger.user_id)
+    trigger.used = True
+    return {"view": copy.deepcopy(view)}
 
 
 @method("views.update")
