@@ -415,7 +415,7 @@ class SlackStandIn:
         """A stored message in Slack's wire shape (what interaction payloads embed)."""
         with self._lock:
             found = self._find_message(channel_id, ts)
-            return None if found is None else self._message_json(found, metadata=True)
+            return None if found is None else copy.deepcopy(self._message_json(found, metadata=True))
 
     def user_name(self, user_id: str) -> str:
         with self._lock:
@@ -567,8 +567,8 @@ class SlackStandIn:
         if token != self.bot_token:
             return 200, {}, {"ok": False, "error": "invalid_auth"}
         try:
-            with self._lock:
-                return 200, {}, {"ok": True, **handler(self, args)}
+            with self._lock:  # copied while locked: the answer is serialised after the lock is released
+                return 200, {}, copy.deepcopy({"ok": True, **handler(self, args)})
         except SlackError as exc:
             return exc.status, {}, {"ok": False, "error": exc.error, **exc.extra}
         except Exception as exc:  # a stand-in bug: answer like Slack does, but say what broke
