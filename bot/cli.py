@@ -67,7 +67,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     log.info("authenticated as bot user %s in team %s", identity.bot_user_id, identity.team_id)
     scheduler = start_scheduler(svc)
     server = HttpServer(make_wsgi(app, scheduler_running=lambda: scheduler.running), port=settings.port)
-    signal.signal(signal.SIGTERM, lambda *_: server.server.close())
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -66,6 +66,7 @@ class HttpServer:
     def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
         self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot")
         self.thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -76,14 +77,21 @@ class HttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> HttpServer:
-        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self.thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
         self.thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self.server.run()
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            # closing the socket under waitress's select loop ends it with EBADF: expected on stop
+            if not self._stopping:
+                raise
 
     def stop(self) -> None:
+        self._stopping = True
         self.server.close()
+        self.server.task_dispatcher.shutdown()
         if self.thread is not None:
             self.thread.join(timeout=5)

@@ -134,17 +134,25 @@ def create_channel(ctx: Services, item: Item) -> Done:
 
 
 def _invite(ctx: Services, channel: str, users: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Invite ``users``; returns (invited or already there, {user: error}) — one bad user blocks nobody."""
+    """Invite ``users``; returns (invited or already there, {user: error}) — one bad user blocks nobody.
+
+    With ``force=true`` Slack invites the valid users and answers ``ok: false`` with an ``errors``
+    list for the others; without per-user detail we fall back to one invite per user.
+    """
     if not users:
         return [], {}
     try:
-        response = ctx.client.conversations_invite(channel=channel, users=",".join(users), force=True)
+        errors = ctx.client.conversations_invite(channel=channel, users=",".join(users), force=True).get("errors")
     except SlackApiError as exc:
         error = slack_error(exc)
-        if error in ALREADY_DONE:
-            return users, {}
-        if len(users) > 1 and (error in USER_ERRORS or error == "invalid_arguments"):
-            # force=true should have skipped the bad one; invite one by one to find it
+        errors = exc.response.get("errors") if exc.response is not None else None
+        if not errors:
+            if error in ALREADY_DONE:
+                return users, {}
+            if error not in USER_ERRORS and error != "invalid_arguments":
+                raise
+            if len(users) == 1:
+                return [], {users[0]: error}
             invited: list[str] = []
             failed: dict[str, str] = {}
             for user in users:
@@ -152,13 +160,8 @@ def _invite(ctx: Services, channel: str, users: list[str]) -> tuple[list[str], d
                 invited += ok
                 failed.update(bad)
             return invited, failed
-        if len(users) == 1 and error in USER_ERRORS:
-            return [], {users[0]: error}
-        raise
     failed = {
-        str(e.get("user")): str(e.get("error"))
-        for e in response.get("errors") or []
-        if e.get("error") not in ALREADY_DONE
+        str(e.get("user")): str(e.get("error")) for e in errors or [] if e.get("error") not in ALREADY_DONE
     }
     return [u for u in users if u not in failed], failed
 

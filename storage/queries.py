@@ -19,10 +19,13 @@ def claim_delivery(session: Session, key: str, now: datetime) -> bool:
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(
-        insert(Delivery).values(key=key, received_at=now).on_conflict_do_nothing(index_elements=["key"])
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    inserted = session.execute(
+        insert(Delivery)
+        .values(key=key, received_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Delivery.key)
+    ).scalar_one_or_none()
+    return inserted is not None
 
 
 def forget_deliveries(session: Session, before: datetime) -> int:

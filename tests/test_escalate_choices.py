@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Bot, wait_until
-from tests.helpers import all_cases, setup_settled, timeline
+from tests.helpers import all_cases, outbox, setup_settled, timeline
 
 
 def open_first_case(bot: Bot) -> None:
@@ -43,7 +43,7 @@ def test_add_to_the_open_case_posts_the_report_there_once(bot: Bot) -> None:
     buttons = choice_buttons(bot, "U30REQ")
     [case] = all_cases(bot.db)
     click(bot, "U30REQ", "escalation_add_to_case", buttons["escalation_add_to_case"])
-    wait_until(lambda: setup_settled(bot.db))
+    wait_until(lambda: len(outbox(bot.db)) > 7 and setup_settled(bot.db), message="the report's effects")
     reports = [m for m in bot.standin.messages(case.channel_id) if "New report from <@U30REQ>" in m.text]
     assert len(reports) == 1 and "still no refund" in reports[0].text
     assert "U30REQ" in bot.standin.channel(case.channel_id).members

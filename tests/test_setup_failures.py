@@ -101,6 +101,7 @@ def test_one_bad_user_does_not_block_the_other_invites(bot: Bot, team: dict, req
     assert {"U01ADV", "U30REQ", "U10BILL"} <= members and "U99GONE" not in members
     [invited] = [e for e in timeline(bot.db, case.id) if e.kind == "invited"]
     assert invited.data["failed"] == {"U99GONE": "user_not_found"}
+    assert len(bot.standin.calls_to("conversations.invite")) == 1  # force=true: one call for everyone
     dm = bot.standin.messages(bot.standin.dm_channel("U01ADV"))
     assert any("<@U99GONE> (user_not_found)" in m.text for m in dm)
     assert bot.standin.pins(case.channel_id)  # the rest of the set-up went on
