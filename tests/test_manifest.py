@@ -1,0 +1,87 @@
+"""The manifest and the code agree: commands, shortcuts, events and exactly the scopes the code uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import Bot
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = [
+    p for d in ("bot", "handlers", "jobs", "storage") for p in (ROOT / d).rglob("*.py") if "sandbox" not in p.parts
+]
+
+# Web API methods → the bot scopes they need (https://api.slack.com/methods). Both the public and the
+# private-channel scope are needed where case channels may be either (config case_channels).
+METHOD_SCOPES: dict[str, set[str]] = {
+    "auth_test": set(),
+    "views_open": set(),
+    "views_update": set(),
+    "views_publish": set(),
+    "chat_getPermalink": set(),
+    "chat_postMessage": {"chat:write"},
+    "conversations_create": {"channels:manage", "groups:write"},
+    "conversations_invite": {"channels:manage", "groups:write"},
+    "conversations_setTopic": {"channels:manage", "groups:write"},
+    "conversations_list": {"channels:read", "groups:read"},
+    "conversations_info": {"channels:read", "groups:read"},
+    "conversations_history": {"channels:history", "groups:history"},
+    "pins_add": {"pins:write"},
+    "bookmarks_add": {"bookmarks:write"},
+    "users_info": {"users:read"},
+    "usergroups_users_list": {"usergroups:read"},
+}
+
+
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "app.manifest.yaml").read_text(encoding="utf-8"))
+
+
+def source() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in PRODUCT)
+
+
+def test_scopes_are_exactly_those_the_code_uses() -> None:
+    called = set(re.findall(r"\bclient\.([a-z]+_[A-Za-z_]+)\(", source()))
+    unknown = called - set(METHOD_SCOPES)
+    assert not unknown, f"add these Web API methods to METHOD_SCOPES: {unknown}"
+    needed = {"commands"} | set().union(*(METHOD_SCOPES[m] for m in called))
+    assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_commands_shortcuts_and_events_match_the_registered_listeners() -> None:
+    code = source()
+    data = manifest()
+    assert {c["command"] for c in data["features"]["slash_commands"]} == set(
+        re.findall(r'@app\.command\("([^"]+)"\)', code)
+    )
+    shortcut_ids = set(re.findall(r'CALLBACK_ID = "([^"]+)"', (ROOT / "handlers" / "shortcuts.py").read_text()))
+    assert {s["callback_id"] for s in data["features"]["shortcuts"]} == shortcut_ids
+    assert set(data["settings"]["event_subscriptions"]["bot_events"]) == set(
+        re.findall(r'@app\.event\("([^"]+)"\)', code)
+    )
+    for command in data["features"]["slash_commands"]:
+        assert command["should_escape"] is True  # mentions arrive as <@U…> and text entity-escaped
+    settings = data["settings"]
+    urls = {
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        settings["interactivity"]["message_menu_options_url"],
+    } | {c["url"] for c in data["features"]["slash_commands"]}
+    assert len(urls) == 1 and urls.pop().endswith("/slack/events")
+
+
+def test_every_manifest_surface_is_answered(bot: Bot) -> None:
+    """A signed request for each command, shortcut and event in the manifest is handled, not 404."""
+    data = manifest()
+    for command in data["features"]["slash_commands"]:
+        assert bot.driver.command("U30REQ", command["command"], "help").status == 200
+    ts = bot.standin.add_message("C0GENERAL", "U30REQ", "hello")
+    for shortcut in data["features"]["shortcuts"]:
+        response = bot.driver.message_shortcut("U30REQ", shortcut["callback_id"], channel_id="C0GENERAL", message_ts=ts)
+        assert response.status == 200
+    for event in data["settings"]["event_subscriptions"]["bot_events"]:
+        assert bot.driver.event({"type": event, "user": "U30REQ", "tab": "home"}).status == 200
