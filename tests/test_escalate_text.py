@@ -85,13 +85,15 @@ def test_unknown_severity_lists_valid_ones_and_creates_nothing(bot: Bot) -> None
 
 
 def test_mentions_and_broadcasts_in_user_text_are_escaped(bot: Bot) -> None:
-    escalate(bot, "Acme <!channel>: refund stuck <!here> <!subteam^S123> ping")
+    escalate(bot, "Acme & <Sons>: refund stuck <!here> <!subteam^S123> <!channel> ping")
     wait_until(lambda: setup_settled(bot.db))
     [case] = all_cases(bot.db)
+    assert case.customer.name == "Acme & <Sons>"
     for message in bot.standin.messages(case.channel_id):
         rendered = message.text + " ".join(mrkdwn_texts(message.blocks))
         assert "<!channel>" not in rendered and "<!here>" not in rendered and "<!subteam^S123>" not in rendered
-    assert "&lt;!here&gt;" in str(bot.standin.messages(case.channel_id)[-1].blocks)
+    summary = " ".join(mrkdwn_texts(bot.standin.messages(case.channel_id)[-1].blocks))
+    assert "&lt;!here&gt;" in summary and "&lt;!channel&gt;" in summary
 
 
 def test_odd_names_yield_valid_channels(bot: Bot) -> None:

@@ -90,7 +90,7 @@ def _amount(number: str, unit: str | None) -> Decimal:
 
 
 def _split_customer(text: str) -> tuple[str | None, str]:
-    """``Acme: checkout is down`` → (``Acme``, ``checkout is down``).
+    """``Acme: checkout is down`` → (``Acme``, ``checkout is down``), on Slack's escaped text.
 
     The first colon outside ``<…>`` (links, mentions) and not starting ``://`` ends the customer.
     """
@@ -104,7 +104,7 @@ def _split_customer(text: str) -> tuple[str | None, str]:
             if text[index + 1 : index + 3] == "//":
                 return None, text
             customer = text[:index].strip()
-            if not customer or len(customer) > CUSTOMER_MAX or "\n" in customer:
+            if not customer or len(unescape_slack(customer)) > CUSTOMER_MAX or "\n" in customer:
                 return None, text
             return customer, text[index + 1 :].strip()
     return None, text
@@ -116,8 +116,12 @@ def parse_escalate_text(text: str, config: TeamConfig) -> EscalationRequest:
     Raises :class:`EscalationError` for an unknown department or severity, listing the valid ones.
     The customer is ``None`` when there is no ``<customer>:`` part (the modal then asks for it).
     """
-    text = unescape_slack(text).strip()
-    customer, rest = _split_customer(text)
+    # Split before unescaping: in the raw text a real mention or link is <…>, a typed "<" is &lt;.
+    customer, rest = _split_customer(text.strip())
+    if customer is not None and "<" in customer:  # "<@U1> says: …" names a person, not a customer
+        customer, rest = None, text.strip()
+    customer = unescape_slack(customer) if customer is not None else None
+    rest = unescape_slack(rest)
 
     departments: list[str] = []
     unknown_departments: list[str] = []
