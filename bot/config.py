@@ -92,20 +92,16 @@ class TeamConfig(_Strict):
                 raise ValueError(f"{name!r} must be lowercase letters, digits, - or _ (it is typed as +{name})")
         return value
 
-    @field_validator("triage_department")
+    @field_validator("triage_department", "default_severity")
     @classmethod
-    def _known_department(cls, value: str, info: ValidationInfo) -> str:
-        departments = info.data.get("departments")
-        if departments is not None and value not in departments:
-            raise ValueError(f"unknown department {value!r}; departments are: {', '.join(departments)}")
-        return value
-
-    @field_validator("default_severity")
-    @classmethod
-    def _known_severity(cls, value: str, info: ValidationInfo) -> str:
-        severities = info.data.get("severities")
-        if severities is not None and value not in severities:
-            raise ValueError(f"unknown severity {value!r}; severities are: {', '.join(severities)}")
+    def _known_name(cls, value: str, info: ValidationInfo) -> str:
+        # checked only when the referenced mapping itself was valid (else its own error says why)
+        mapping, label = (
+            ("departments", "department") if info.field_name == "triage_department" else ("severities", "severity")
+        )
+        known = info.data.get(mapping)
+        if known is not None and value not in known:
+            raise ValueError(f"unknown {label} {value!r}; {mapping} are: {', '.join(known)}")
         return value
 
     @property
