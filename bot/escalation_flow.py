@@ -47,36 +47,43 @@ def _origin_json(origin: Origin) -> dict[str, str | None]:
     return dict(origin.__dict__)
 
 
-def submit(
-    svc: Services,
-    request: EscalationRequest,
-    origin: Origin,
-    *,
-    force_new: bool = False,
-    delivery_key: str | None = None,
-) -> Submitted:
-    """Record a case for ``request``, unless the customer has an open case (then save a draft to choose).
+def offer_choice(svc: Services, request: EscalationRequest, origin: Origin) -> Submitted | None:
+    """If the customer already has an open case, save a draft and return it for the requester's choice."""
+    now = svc.clock()
+    with svc.db.transaction() as session:
+        existing = open_cases_of(session, request.customer or "")
+        if not existing:
+            return None
+        draft = EscalationDraft(
+            id=uuid.uuid4().hex,
+            user_id=origin.requester,
+            payload={"request": request.to_json(), "origin": _origin_json(origin)},
+            created_at=now,
+        )
+        session.add(draft)
+    return Submitted(existing=existing[-1], draft_id=draft.id)
 
-    The caller acks, then calls :func:`drive` for the new case's set-up.
+
+def record(
+    svc: Services, request: EscalationRequest, origin: Origin, *, delivery_key: str | None = None
+) -> Submitted:
+    """Record a new case and its set-up; the caller drives the set-up after the ack.
+
+    ``delivery_key`` (``view:<id>``) is claimed in the same transaction: a view submitted twice
+    records one case.
     """
-    team = advocates(svc)
+    team = advocates(svc)  # before the transaction: never hold the database while Slack answers
     now = svc.clock()
     with svc.db.transaction() as session:
         if delivery_key and not claim_delivery(session, delivery_key, now):
             return Submitted(duplicate=True)
-        if not force_new:
-            existing = open_cases_of(session, request.customer or "")
-            if existing:
-                draft = EscalationDraft(
-                    id=uuid.uuid4().hex,
-                    user_id=origin.requester,
-                    payload={"request": request.to_json(), "origin": _origin_json(origin)},
-                    created_at=now,
-                )
-                session.add(draft)
-                return Submitted(existing=existing[-1], draft_id=draft.id)
         case = open_case(session, request, origin=origin, config=svc.config, advocates=team, now=now)
     return Submitted(case=case)
+
+
+def submit(svc: Services, request: EscalationRequest, origin: Origin) -> Submitted:
+    """A new case for ``request``, or the add-or-open choice when the customer has an open case."""
+    return offer_choice(svc, request, origin) or record(svc, request, origin)
 
 
 class DraftError(Exception):

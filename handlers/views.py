@@ -30,13 +30,14 @@ def register(app: App, svc: Services) -> None:
             source_channel_id=context.source_channel,
             source_ts=context.source_ts,
         )
-        # Deciding between "new case" and "add to the open one" is a quick read; if there is a
-        # choice to make, it replaces the modal, so it has to be known before the ack.
-        result = escalation_flow.submit(svc, request, origin, delivery_key=f"view:{view['id']}")
-        if result.existing is not None and result.draft_id is not None:
-            ack(response_action="update", view=choice_view(open_case_choice(result.existing, result.draft_id,
-                                                                              request.summary)))
+        # Whether the customer has an open case is one quick query; if so, the choice replaces the
+        # modal, which can only be done in the ack. Everything else happens after it.
+        choice = escalation_flow.offer_choice(svc, request, origin)
+        if choice is not None and choice.existing is not None and choice.draft_id is not None:
+            ack(response_action="update",
+                view=choice_view(open_case_choice(choice.existing, choice.draft_id, request.summary)))
             return
         ack()
+        result = escalation_flow.record(svc, request, origin, delivery_key=f"view:{view['id']}")
         if result.case is not None:
             escalation_flow.drive(svc, result.case.id)
