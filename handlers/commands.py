@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import escalation_flow
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
@@ -49,7 +50,14 @@ def register(app: App, svc: Services) -> None:
             channel_id=command.get("channel_id"),
             response_url=command.get("response_url"),
         )
-        result = escalation_flow.submit(svc, request, origin)
+        try:
+            result = escalation_flow.submit(svc, request, origin)
+        except SQLAlchemyError:
+            # Nothing was recorded: say so, rather than leave "Escalating…" hanging.
+            log.exception("could not record an escalation")
+            respond(text=":x: I could not record this escalation (database unavailable). Nothing was created; "
+                    "please try again in a minute.", response_type="ephemeral", replace_original=True)
+            return
         if result.case is not None:
             escalation_flow.drive(svc, result.case.id)
         elif result.existing is not None and result.draft_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from storage.db import Database
 from tests.conftest import Bot, wait_until
 from tests.helpers import all_cases, mrkdwn_texts, outbox, setup_settled, timeline
 
@@ -113,3 +114,16 @@ def test_name_taken_gets_a_suffix_and_never_adopts_the_existing_channel(bot: Bot
     [case] = all_cases(bot.db)
     assert case.channel_id != existing
     assert case.channel_name == "case-1-acme-2"
+
+
+
+def test_a_database_outage_is_reported_to_the_requester(bot: Bot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    working = bot.svc.db
+    bot.svc.db = Database(f"sqlite:///{tmp_path}/missing/dir/advocacy.db")  # cannot be opened
+    try:
+        assert escalate(bot, "Acme: refund stuck").status == 200
+        wait_until(lambda: any("could not record this escalation" in (r.text or "") for r in bot.standin.responses))
+    finally:
+        bot.svc.db.dispose()
+        bot.svc.db = working
+    assert all_cases(bot.db) == []
