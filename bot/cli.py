@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import parse_instant
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.settings import Settings, SettingsError, load_settings
+from storage.db import Database
 
 
 class CliError(Exception):
@@ -26,13 +27,7 @@ def _setup_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _database(settings: Settings):  # type: ignore[no-untyped-def]
-    from storage.db import Database
-
-    return Database(settings.database_url)
-
-
-def _embedded_schema(db) -> None:  # type: ignore[no-untyped-def]
+def _embedded_schema(db: Database) -> None:
     """The embedded default (SQLite) migrates itself; PostgreSQL is upgraded by `advocacy-bot migrate`."""
     from storage.migrate import upgrade
 
@@ -43,7 +38,7 @@ def _embedded_schema(db) -> None:  # type: ignore[no-untyped-def]
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
-    db = _database(settings)
+    db = Database(settings.database_url)
     upgrade(db.engine)
     print(f"database is at the latest schema ({db.engine.url.render_as_string(hide_password=True)})")
     return 0

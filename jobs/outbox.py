@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from bot.services import Services
 from bot.slack_client import is_transient, retry_after, slack_error
 from storage.models import OutboxItem
 
@@ -84,7 +85,7 @@ class RunReport:
         self.errors.extend(other.errors)
 
 
-Handler = Callable[[Any, Item], Done]
+Handler = Callable[[Services, Item], Done]
 FailureHook = Callable[[Session, Item, str, datetime], None]
 _HANDLERS: dict[str, Handler] = {}
 _ON_FAILURE: dict[str, FailureHook] = {}
@@ -166,7 +167,7 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
 
 
-def run_item(ctx: Any, item_id: int, *, now: datetime, worker: str) -> str:
+def run_item(ctx: Services, item_id: int, *, now: datetime, worker: str) -> str:
     """Perform one claimed row. Returns its new status: done, pending (retry), failed or cancelled."""
     db = ctx.db
     with db.transaction() as session:
@@ -191,7 +192,7 @@ def run_item(ctx: Any, item_id: int, *, now: datetime, worker: str) -> str:
     return "done"
 
 
-def _failed(ctx: Any, item: Item, exc: BaseException, *, now: datetime, worker: str) -> str:
+def _failed(ctx: Services, item: Item, exc: BaseException, *, now: datetime, worker: str) -> str:
     if isinstance(exc, PermanentFailure):
         error, transient, wait = exc.error, False, None
     elif isinstance(exc, SlackApiError):
@@ -212,7 +213,7 @@ def _failed(ctx: Any, item: Item, exc: BaseException, *, now: datetime, worker: 
 
 
 def send_due(
-    ctx: Any, *, now: datetime, worker: str, case_id: int | None = None, limit: int = 500
+    ctx: Services, *, now: datetime, worker: str, case_id: int | None = None, limit: int = 500
 ) -> RunReport:
     """Run due rows until none is left or ``limit`` rows ran. The tick and the after-ack drive call this."""
     report = RunReport()

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks.common import Block, plain, section
+from bot.blocks.common import Block, money, plain, section
 from bot.config import TeamConfig
 from bot.domain.escalation import CUSTOMER_MAX, SUMMARY_MAX, EscalationError, EscalationRequest, parse_impact
 from bot.text import truncate
@@ -85,7 +85,7 @@ def escalate_modal(config: TeamConfig, prefill: EscalationRequest | None, contex
         departments["initial_options"] = initial
     impact: dict[str, Any] = {"type": "plain_text_input", "placeholder": plain("$12k")}
     if prefill.impact is not None:
-        impact["initial_value"] = f"${prefill.impact:,.2f}".replace(".00", "")
+        impact["initial_value"] = money(prefill.impact)
     timezone: dict[str, Any] = {
         "type": "external_select",
         "min_query_length": 2,
