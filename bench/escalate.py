@@ -1,0 +1,254 @@
+"""Benchmark ``/escalate``: how fast the real bot acks, next to a no-op Bolt app behind the same server.
+
+Both targets are served by ``bot.web.HttpServer`` (waitress) and talk to the local Slack stand-in. The
+load comes from ``--concurrency`` client threads sending signed text commands over plain, keep-alive-free
+HTTP; each names a new customer, so every request opens a case. The figures:
+
+* ack latency: client-observed time to the HTTP response (Slack needs it within 3 s);
+* time to pinned: from sending the command until the stand-in pinned that case's summary (real bot);
+* throughput: acks per second, and finished set-ups per second.
+
+It prints figures and never asserts on them. Run from the repository root:
+
+    python bench/escalate.py [--requests 200] [--concurrency 20] [--postgres postgresql://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import logging
+import math
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_bolt import Ack, App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.config import load_config
+from bot.sandbox.demo import RITA, SAMPLE_CONFIG, seed_workspace
+from bot.sandbox.driver import DriverResponse, SlackDriver
+from bot.sandbox.standin import SlackStandIn
+from bot.settings import Settings, normalize_database_url
+from bot.slack_client import make_client
+from bot.web import HttpServer, make_wsgi
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Case, Customer, OutboxItem
+
+TOKEN = "xoxb-bench-token"
+SECRET = secrets.token_hex(16)
+WARM_UP = 5
+SETUP_TIMEOUT = 120.0  # seconds to wait for every set-up to finish before reporting what did
+ACK_GOAL_RATIO, ACK_GOAL_P99_MS = 1.5, 100.0
+
+Request = tuple[bytes, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Sent:
+    customer: str
+    started: float  # wall clock (time.time), comparable with the stand-in's call times
+    latency: float  # seconds, perf_counter
+    status: int
+
+
+class PreparingDriver(SlackDriver):
+    """Shapes and signs requests exactly as SlackDriver does, but keeps them to send later.
+
+    Building them before the clock starts keeps signing and the stand-in's trigger/response-URL
+    bookkeeping (under its lock, contended by the bot's own Slack calls) out of the measured latency.
+    """
+
+    def __init__(self, standin: SlackStandIn) -> None:
+        super().__init__("http://unused/", signing_secret=SECRET, standin=standin)
+        self.prepared: list[Request] = []
+
+    def post(self, body: str, content_type: str, headers: dict[str, str] | None = None) -> DriverResponse:
+        self.prepared.append((body.encode(), {"Content-Type": content_type, "Connection": "close",
+                                              **self.sign(body), **(headers or {})}))
+        return DriverResponse(0, "", {})
+
+
+def escalations(standin: SlackStandIn, customers: Sequence[str]) -> list[Request]:
+    driver = PreparingDriver(standin)
+    for customer in customers:
+        driver.command(RITA, "/escalate", f"{customer}: invoice charged twice after the upgrade p1 $12k")
+    return driver.prepared
+
+
+def send(url: str, customer: str, request: Request) -> Sent:
+    """One POST on a fresh connection (no keep-alive, as Slack's deliveries are spread over many)."""
+    parts = urlsplit(url)
+    body, headers = request
+    started, begin = time.time(), time.perf_counter()
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        connection.request("POST", parts.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        status = response.status
+    finally:
+        connection.close()
+    return Sent(customer, started, time.perf_counter() - begin, status)
+
+
+def fire(url: str, customers: Sequence[str], requests: Sequence[Request], concurrency: int) -> list[Sent]:
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="client") as pool:
+        return list(pool.map(lambda pair: send(url, *pair), zip(customers, requests, strict=True)))
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def serve(stack: ExitStack, wsgi: Callable[..., Any]) -> str:
+    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+    stack.callback(server.stop)
+    stack.callback(server.server.task_dispatcher.shutdown)  # let request threads finish before closing
+    return f"{server.url}/slack/events"
+
+
+def noop_app(standin: SlackStandIn) -> Callable[..., Any]:
+    app = App(signing_secret=SECRET, token_verification_enabled=False,
+              client=WebClient(base_url=standin.api_url, token=TOKEN))
+
+    @app.command("/escalate")
+    def escalate(ack: Ack) -> None:
+        ack()
+
+    return SlackRequestHandler(app)
+
+
+def real_app(stack: ExitStack, standin: SlackStandIn, postgres: str | None) -> tuple[Callable[..., Any], Database]:
+    if postgres:
+        url = normalize_database_url(postgres)
+    else:
+        folder = tempfile.mkdtemp(prefix="advocacy-bench-")
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+    db = Database(url)
+    stack.callback(db.dispose)
+    upgrade(db.engine)
+    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=standin.api_url,
+                        database_url=url, advocacy_config=SAMPLE_CONFIG, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings, make_client(TOKEN, standin.api_url, timeout=10), config=load_config(SAMPLE_CONFIG),
+                     db=db)
+    return make_wsgi(app), db
+
+
+def unfinished(db: Database, customers: Sequence[str]) -> int:
+    """Escalations of ``customers`` whose case or set-up is not there yet."""
+    with db.transaction() as session:
+        ours = select(Case.id).join(Customer).where(Customer.name.in_(list(customers)))
+        cases = session.scalar(select(func.count()).select_from(ours.subquery())) or 0
+        pending = session.scalar(select(func.count()).where(OutboxItem.status == "pending",
+                                                            OutboxItem.case_id.in_(ours)))
+        return len(customers) - cases + (pending or 0)
+
+
+def wait_for_setups(db: Database, customers: Sequence[str]) -> None:
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    while unfinished(db, customers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def pin_times(db: Database, standin: SlackStandIn, sent: Sequence[Sent]) -> list[tuple[float, float]]:
+    """(seconds from sending the command to its summary being pinned, when pinned), by stand-in call times."""
+    with db.transaction() as session:
+        rows = session.execute(select(Case.channel_id, Customer.name).join(Customer)
+                               .where(Customer.name.in_([s.customer for s in sent]))).all()
+    customer_of = {channel: name for channel, name in rows}
+    started = {s.customer: s.started for s in sent}
+    return [(call.at - started[customer_of[call.params["channel"]]], call.at) for call in standin.calls_to("pins.add")
+            if call.ok and call.params.get("channel") in customer_of]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def report(label: str, seconds: Sequence[float], rate: float, extra: str = "") -> dict[str, float]:
+    figures = {"p50": percentile(seconds, 50), "p99": percentile(seconds, 99), "max": max(seconds), "rate": rate}
+    print(f"{label:<16}{ms(figures['p50'])}{ms(figures['p99'])}{ms(figures['max'])}{rate:9.0f}/s   {extra}")
+    return figures
+
+
+def measure(url: str, standin: SlackStandIn, db: Database | None, names: str, args: argparse.Namespace) -> list[Sent]:
+    """Warm up (and let the warm-up's set-ups finish), then send the measured commands."""
+    warm = [f"Warm-up {names} {i}" for i in range(WARM_UP)]
+    fire(url, warm, escalations(standin, warm), args.concurrency)
+    if db is not None:
+        wait_for_setups(db, warm)
+    customers = [f"Bench {names} {i}" for i in range(args.requests)]
+    return fire(url, customers, escalations(standin, customers), args.concurrency)
+
+
+def ack_figures(label: str, sent: Sequence[Sent]) -> dict[str, float]:
+    elapsed = max(s.started + s.latency for s in sent) - min(s.started for s in sent)
+    errors = sum(s.status != 200 for s in sent)
+    return report(label, [s.latency for s in sent], len(sent) / elapsed,
+                  f"mean {statistics.fmean(s.latency for s in sent) * 1000:.1f} ms"
+                  + (f"; NOT 200: {errors}" if errors else ""))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200, help="measured /escalate commands per target")
+    parser.add_argument("--concurrency", type=int, default=20, help="client threads sending at once")
+    parser.add_argument("--postgres", metavar="URL", help="run the real bot on this PostgreSQL database")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)  # the bot logs every case at INFO; figures are the output
+    # waitress warns each time a request waits for a free thread: the latency figures already show that
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    run = secrets.token_hex(3)  # customer names unique per run, so an existing database opens new cases too
+
+    with ExitStack() as stack:
+        standin = SlackStandIn(bot_token=TOKEN).start()
+        stack.callback(standin.stop)
+        seed_workspace(standin, load_config(SAMPLE_CONFIG))
+        noop_url = serve(stack, noop_app(standin))
+        wsgi, db = real_app(stack, standin, args.postgres)
+        real_url = serve(stack, wsgi)
+
+        print(f"/escalate: {args.requests} requests per target from {args.concurrency} concurrent clients, "
+              f"{WARM_UP} warm-up requests first; real bot on {'PostgreSQL' if args.postgres else 'SQLite'}")
+        print(f"{'ack latency':<16}{'p50':>11}{'p99':>11}{'max':>11}{'rate':>11}")
+        noop = ack_figures("no-op Bolt app", measure(noop_url, standin, None, f"{run} noop", args))
+        sent = measure(real_url, standin, db, f"{run} real", args)
+        real = ack_figures("real bot", sent)
+        print(f"{'real / no-op':<16}{real['p50'] / noop['p50']:10.2f}x{real['p99'] / noop['p99']:10.2f}x"
+              f"{real['max'] / noop['max']:10.2f}x")
+
+        begin = time.monotonic()
+        wait_for_setups(db, [s.customer for s in sent])
+        times = pin_times(db, standin, sent)
+        print(f"\n{'real bot: command sent -> summary pinned (set-up throughput)':<16}")
+        if times:
+            span = max(at for _, at in times) - min(s.started for s in sent)
+            report("time to pinned", [seconds for seconds, _ in times], len(times) / span,
+                   f"{len(times)}/{len(sent)} pinned; the last {time.monotonic() - begin:.1f} s after the last ack")
+        else:
+            print("time to pinned: no summary was pinned")
+        print(f"\nack p50 real/noop = {real['p50'] / noop['p50']:.2f}x (goal <= {ACK_GOAL_RATIO}x); "
+              f"ack p99 real = {real['p99'] * 1000:.1f} ms (goal < {ACK_GOAL_P99_MS:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
