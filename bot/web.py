@@ -91,7 +91,8 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping = True
-        self.server.close()
+        # Let request threads finish before the socket map goes: they wake the loop when done.
         self.server.task_dispatcher.shutdown()
+        self.server.close()
         if self.thread is not None:
             self.thread.join(timeout=5)

@@ -10,7 +10,8 @@ from storage.models import Case
 
 
 def home_view(user: str, owned: list[Case], reported: list[Case]) -> dict[str, Any]:
-    blocks = [header("Customer advocacy"), context("Type `/escalate <customer>: <what happened>` anywhere.")]
+    usage = "Type `/escalate &lt;customer&gt;: &lt;what happened&gt;` anywhere."
+    blocks = [header("Customer advocacy"), context(usage)]
     for title, cases in (("Cases you own", owned), ("Cases you reported", reported)):
         blocks.append({"type": "divider"})
         blocks.append(section(f"*{title}*"))

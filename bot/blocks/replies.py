@@ -59,7 +59,7 @@ def open_case_choice(case: Case, draft_id: str, summary: str) -> list[Block]:
 
 def usage_text(severities: list[str], departments: list[str]) -> str:
     return (
-        "*Usage:* `/escalate <customer>: <what happened>` — anywhere in the text you may add a severity "
+        "*Usage:* `/escalate &lt;customer&gt;: &lt;what happened&gt;` — anywhere in the text you may add a severity "
         f"({', '.join(severities)}), departments ({', '.join('+' + d for d in departments)}) and the "
         "revenue at risk ($12k). Type `/escalate` alone to fill in a form."
     )

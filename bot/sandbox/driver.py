@@ -106,8 +106,34 @@ def element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     return state
 
 
+# Untouched inputs are submitted with their initial value, as Slack does: element key → state key.
+_INITIAL_KEYS = {
+    "initial_value": "value",
+    "initial_option": "selected_option",
+    "initial_options": "selected_options",
+    "initial_user": "selected_user",
+    "initial_users": "selected_users",
+    "initial_conversation": "selected_conversation",
+    "initial_conversations": "selected_conversations",
+    "initial_channel": "selected_channel",
+    "initial_channels": "selected_channels",
+    "initial_date": "selected_date",
+    "initial_time": "selected_time",
+    "initial_date_time": "selected_date_time",
+}
+
+
+def initial_state(element: dict[str, Any]) -> dict[str, Any]:
+    """The state of an input the person did not touch: its initial value, else empty."""
+    state = element_state(element, None)
+    for initial, key in _INITIAL_KEYS.items():
+        if initial in element:
+            state[key] = element[initial]
+    return state
+
+
 def view_state(blocks: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
-    """``state.values`` for a view: every input block (empty if not given) plus any other given block."""
+    """``state.values`` for a view: every input block (initial value if not given) plus any other given block."""
     known = {b.get("block_id") for b in blocks}
     unknown = set(values) - known
     if unknown:
@@ -119,7 +145,8 @@ def view_state(blocks: list[dict[str, Any]], values: dict[str, Any]) -> dict[str
         if element is None and block_id in values:
             element = next((e for e in (block.get("elements") or [block.get("accessory")]) if e), None)
         if element is not None:
-            state[block_id] = {element["action_id"]: element_state(element, values.get(block_id))}
+            entry = element_state(element, values[block_id]) if block_id in values else initial_state(element)
+            state[block_id] = {element["action_id"]: entry}
     return state
 
 
