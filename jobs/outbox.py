@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.services import Services
@@ -107,11 +107,14 @@ def registered_kinds() -> set[str]:
     return set(_HANDLERS)
 
 
-def claim(
-    session: Session, *, now: datetime, worker: str, limit: int = 10, case_id: int | None = None
-) -> list[int]:
-    """Lease up to ``limit`` due rows whose predecessor has settled; returns their ids."""
+def _claim_statement(*, for_case: bool) -> Any:
+    """``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id``, built once.
+
+    Building this statement costs more than running it, so it is built once with bound parameters.
+    SQLite ignores FOR UPDATE: its BEGIN IMMEDIATE already serializes writers.
+    """
     before = aliased(OutboxItem)
+    now = bindparam("now")
     ready = (
         select(OutboxItem.id)
         .where(
@@ -124,32 +127,50 @@ def claim(
             ),
         )
         .order_by(OutboxItem.due_at, OutboxItem.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
         .with_for_update(of=OutboxItem, skip_locked=True)
     )
-    if case_id is not None:
-        ready = ready.where(OutboxItem.case_id == case_id)
-    ids = session.execute(
+    if for_case:
+        ready = ready.where(OutboxItem.case_id == bindparam("p_case"))
+    return (
         update(OutboxItem)
         .where(OutboxItem.id.in_(ready.scalar_subquery()))
-        .values(lease_owner=worker, lease_until=now + LEASE, attempts=OutboxItem.attempts + 1)
+        .values(
+            lease_owner=bindparam("p_worker"),
+            lease_until=bindparam("p_lease_until"),
+            attempts=OutboxItem.attempts + 1,
+        )
         .returning(OutboxItem.id)
         .execution_options(synchronize_session=False)
-    ).scalars()
-    return sorted(ids)
-
-
-def _load(session: Session, item_id: int) -> Item:
-    row = session.get_one(OutboxItem, item_id)
-    return Item(
-        id=row.id,
-        key=row.key,
-        kind=row.kind,
-        case_id=row.case_id,
-        payload=dict(row.payload or {}),
-        attempts=row.attempts,
-        created_at=row.created_at,
     )
+
+
+_CLAIM = {False: _claim_statement(for_case=False), True: _claim_statement(for_case=True)}
+
+
+def claim(
+    session: Session, *, now: datetime, worker: str, limit: int = 10, case_id: int | None = None
+) -> list[Item]:
+    """Lease up to ``limit`` due rows whose predecessor has settled; returns them, oldest first."""
+    params: dict[str, Any] = {"now": now, "limit": limit, "p_worker": worker, "p_lease_until": now + LEASE}
+    if case_id is not None:
+        params["p_case"] = case_id
+    ids = list(session.execute(_CLAIM[case_id is not None], params).scalars())
+    if not ids:
+        return []
+    rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id))
+    return [
+        Item(
+            id=row.id,
+            key=row.key,
+            kind=row.kind,
+            case_id=row.case_id,
+            payload=dict(row.payload or {}),
+            attempts=row.attempts,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
 
 
 def _settle(session: Session, item_id: int, worker: str, **values: Any) -> bool:
@@ -167,11 +188,9 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
 
 
-def run_item(ctx: Services, item_id: int, *, now: datetime, worker: str) -> str:
+def run_item(ctx: Services, item: Item, *, now: datetime, worker: str) -> str:
     """Perform one claimed row. Returns its new status: done, pending (retry), failed or cancelled."""
     db = ctx.db
-    with db.transaction() as session:
-        item = _load(session, item_id)
     handler = _HANDLERS.get(item.kind)
     try:
         if handler is None:
@@ -219,11 +238,11 @@ def send_due(
     report = RunReport()
     while report.total < limit:
         with ctx.db.transaction() as session:
-            ids = claim(session, now=now, worker=worker, case_id=case_id, limit=min(10, limit - report.total))
-        if not ids:
+            items = claim(session, now=now, worker=worker, case_id=case_id, limit=min(10, limit - report.total))
+        if not items:
             break
-        for item_id in ids:
-            status = run_item(ctx, item_id, now=now, worker=worker)
+        for item in items:
+            status = run_item(ctx, item, now=now, worker=worker)
             if status == "done":
                 report.done += 1
             elif status == "pending":
