@@ -34,7 +34,8 @@ def create_app(
     clock: Clock = system_clock,
 ) -> AdvocacyApp:
     import handlers  # registers effects and listeners only when an app is built
-    import jobs.case_setup  # noqa: F401 - registers the set-up effects with the outbox
+    import jobs.case_setup
+    import jobs.escalations  # noqa: F401 - registers escalation.open with the outbox
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = client or make_client(token, settings.slack_api_url)

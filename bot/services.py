@@ -16,6 +16,7 @@ from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.directory import Directory
 from bot.settings import Settings
+from jobs.drive import Kicker
 from storage.db import Database
 
 
@@ -33,6 +34,17 @@ class Services:
     clock: Clock = system_clock
     worker: str = field(default_factory=worker_name)
     directory: Directory = field(init=False)
+    kicker: Kicker = field(init=False)
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.client)
+        self.kicker = Kicker(self._drive)
+
+    def kick(self) -> None:
+        """Run the outbox rows a handler just wrote, right after its ack, off Bolt's threads."""
+        self.kicker.kick()
+
+    def _drive(self) -> object:
+        from jobs.outbox import send_due  # jobs depend on services, not the other way round
+
+        return send_due(self, now=self.clock(), worker=self.worker)

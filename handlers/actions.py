@@ -23,17 +23,16 @@ def register(app: App, svc: Services) -> None:
 
     def choose(body: dict[str, Any], respond: Respond, client: WebClient, draft_id: str, case_id: int | None) -> None:
         try:
-            result = escalation_flow.choose(svc, draft_id, body["user"]["id"], add_to_case_id=case_id)
+            case = escalation_flow.choose(svc, draft_id, body["user"]["id"], add_to_case_id=case_id)
         except escalation_flow.DraftError as exc:
             reply(body, respond, client, f":warning: {exc}")
             return
-        if result.case is not None:
-            reply(body, respond, client, f":hourglass_flowing_sand: Opening case #{result.case.number}…")
-            escalation_flow.drive(svc, result.case.id)
-        elif result.existing is not None:
+        svc.kick()
+        if case_id is None:
+            reply(body, respond, client, f":hourglass_flowing_sand: Opening case #{case.number}…")
+        else:
             reply(body, respond, client,
-                  f":hourglass_flowing_sand: Adding your report to {channel_link(result.existing.channel_id)}…")
-            escalation_flow.drive(svc, result.existing.id)
+                  f":hourglass_flowing_sand: Adding your report to {channel_link(case.channel_id)}…")
 
     @app.action("escalation_add_to_case")
     def add_to_case(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,

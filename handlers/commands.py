@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import escalation_flow
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
-from bot.blocks.replies import escalating_ack, open_case_choice, usage_text
+from bot.blocks.replies import escalating_ack, usage_text
 from bot.domain.cases import Origin
 from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
 from bot.services import Services
@@ -23,7 +23,7 @@ def register(app: App, svc: Services) -> None:
     config = svc.config
 
     @app.command("/escalate")
-    def escalate(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def escalate(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         text = (command.get("text") or "").strip()
         usage = usage_text(list(config.severities), list(config.departments))
         if text.lower() in {"help", "-h", "--help", "?"}:
@@ -44,26 +44,18 @@ def register(app: App, svc: Services) -> None:
         if problems:
             ack(text=":warning: " + " ".join(problems.values()) + f" Nothing was created.\n{usage}")
             return
-        ack(text=escalating_ack(request.customer))
         origin = Origin(
             requester=command["user_id"],
             channel_id=command.get("channel_id"),
             response_url=command.get("response_url"),
         )
+        # One insert before the ack: from here on the escalation survives a crash.
         try:
-            result = escalation_flow.submit(svc, request, origin)
+            escalation_flow.request_case(svc, request, origin)
         except SQLAlchemyError:
-            # Nothing was recorded: say so, rather than leave "Escalating…" hanging.
             log.exception("could not record an escalation")
-            respond(text=":x: I could not record this escalation (database unavailable). Nothing was created; "
-                    "please try again in a minute.", response_type="ephemeral", replace_original=True)
+            ack(text=":x: I could not record this escalation (database unavailable). Nothing was created; "
+                "please try again in a minute.")
             return
-        if result.case is not None:
-            escalation_flow.drive(svc, result.case.id)
-        elif result.existing is not None and result.draft_id is not None:
-            respond(
-                text=f"{request.customer} already has an open case.",
-                blocks=open_case_choice(result.existing, result.draft_id, request.summary),
-                response_type="ephemeral",
-                replace_original=True,
-            )
+        ack(text=escalating_ack(request.customer))
+        svc.kick()

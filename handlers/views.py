@@ -31,13 +31,13 @@ def register(app: App, svc: Services) -> None:
             source_ts=context.source_ts,
         )
         # Whether the customer has an open case is one quick query; if so, the choice replaces the
-        # modal, which can only be done in the ack. Everything else happens after it.
+        # modal, which can only be done in the ack. Otherwise one insert records the request (keyed
+        # by the view: a view submitted twice opens one case) and the rest happens after the ack.
         choice = escalation_flow.offer_choice(svc, request, origin)
-        if choice is not None and choice.existing is not None and choice.draft_id is not None:
+        if choice is not None:
             ack(response_action="update",
                 view=choice_view(open_case_choice(choice.existing, choice.draft_id, request.summary)))
             return
+        escalation_flow.request_case(svc, request, origin, key=f"view:{view['id']}")
         ack()
-        result = escalation_flow.record(svc, request, origin, delivery_key=f"view:{view['id']}")
-        if result.case is not None:
-            escalation_flow.drive(svc, result.case.id)
+        svc.kick()

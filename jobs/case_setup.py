@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session
 
 from bot.blocks.case_summary import case_summary, case_topic, summary_text
@@ -22,6 +21,7 @@ from bot.slack_client import ALREADY_DONE, slack_error
 from bot.text import channel_name, escape_mrkdwn
 from jobs.outbox import Done, Item, PermanentFailure, Skip, effect
 from jobs.posting import post_once
+from jobs.replies import tell
 from storage.models import Case, CaseEvent
 
 STEP_NAMES = {
@@ -128,7 +128,7 @@ def create_channel(ctx: Services, item: Item) -> Done:
     def apply(session: Session) -> None:
         row = session.get_one(Case, case.id)
         row.channel_id, row.channel_name = channel_id, final_name
-        add_event(session, row, at=ctx.clock(), actor="bot", kind="channel_created", text=f"#{final_name}")
+        add_event(session, row, at=item.now, actor="bot", kind="channel_created", text=f"#{final_name}")
 
     return Done({"channel": channel_id, "name": final_name}, apply)
 
@@ -177,13 +177,13 @@ def invite(ctx: Services, item: Item) -> Done:
 
     def apply(session: Session) -> None:
         row = session.get_one(Case, case.id)
-        add_event(session, row, at=ctx.clock(), actor="bot", kind="invited", data={"users": invited, "failed": failed})
+        add_event(session, row, at=item.now, actor="bot", kind="invited", data={"users": invited, "failed": failed})
         if failed:
             report_failure(
                 session,
                 item,
                 "could not invite " + ", ".join(f"{mention(u)} ({e})" for u, e in failed.items()),
-                ctx.clock(),
+                item.now,
             )
 
     return Done({"invited": invited, "failed": failed}, apply)
@@ -206,7 +206,7 @@ def post_summary(ctx: Services, item: Item) -> Done:
     def apply(session: Session) -> None:
         row = session.get_one(Case, case.id)
         row.summary_ts = ts
-        add_event(session, row, at=ctx.clock(), actor="bot", kind="summary_posted", slack_ts=ts)
+        add_event(session, row, at=item.now, actor="bot", kind="summary_posted", slack_ts=ts)
 
     return Done({"ts": ts}, apply)
 
@@ -250,19 +250,6 @@ def bookmark_source(ctx: Services, item: Item) -> Done:
     return Done({"link": link}, apply)
 
 
-def _tell(ctx: Services, item: Item, user: str, response_url: str | None, text: str) -> str:
-    """Answer the requester where they asked (the command's response URL), else by DM."""
-    if response_url:
-        try:
-            response = WebhookClient(response_url, timeout=10).send(text=text, response_type="ephemeral")
-            if response.status_code == 200:
-                return "response_url"
-        except OSError:
-            pass  # an expired or unreachable response URL: fall back to a DM
-    post_once(ctx.client, item, channel=user, text=text, reconcile=False)
-    return "dm"
-
-
 @effect("case.notify_requester")
 def notify_requester(ctx: Services, item: Item) -> Done:
     case = _case(ctx, item.case_id)
@@ -273,7 +260,7 @@ def notify_requester(ctx: Services, item: Item) -> Done:
         text = case_opened_reply(case)
     else:
         raise Skip("no channel to link to; the failure was reported")
-    return Done({"via": _tell(ctx, item, user, item.payload.get("response_url"), text)})
+    return Done({"via": tell(ctx, item, user, item.payload.get("response_url"), text)})
 
 
 @effect("case.invite_users", on_failure=report_failure)

@@ -1,8 +1,9 @@
-"""The after-ack drive: a case's fresh outbox rows run at once, on a small pool of our own.
+"""The after-ack drive: new outbox rows run at once, on a small pool of our own.
 
-Bolt's listener threads must stay free to ack the next request within Slack's 3 seconds, so the
-Slack calls of a set-up never run on them. The pool is small on purpose: it bounds how much CPU the
-background takes from the acks. Whatever it does not finish (a crash, a retry later), the tick does.
+Handlers write rows and ``kick``; the pool runs everything due. Bolt's listener threads stay free to
+ack the next request within Slack's 3 seconds, and the pool is small on purpose: it bounds how much
+CPU background work takes from the acks. Whatever it does not finish (a crash, a retry later), the
+tick does.
 """
 
 from __future__ import annotations
@@ -15,28 +16,28 @@ from concurrent.futures import ThreadPoolExecutor
 log = logging.getLogger(__name__)
 
 
-class DriveQueue:
-    def __init__(self, run: Callable[[int], object], *, workers: int = 2) -> None:
+class Kicker:
+    def __init__(self, run: Callable[[], object], *, workers: int = 2) -> None:
         self._run = run
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drive")
-        self._queued: set[int] = set()
+        self._queued = 0
         self._lock = threading.Lock()
 
-    def submit(self, case_id: int) -> None:
-        """Drive this case's due rows soon; a case already waiting in the queue is not queued twice."""
+    def kick(self) -> None:
+        """Run due work soon. A run that has not started yet will see the new rows: no need for two."""
         with self._lock:
-            if case_id in self._queued:
+            if self._queued:
                 return
-            self._queued.add(case_id)
-        self._executor.submit(self._drive, case_id)
+            self._queued += 1
+        self._executor.submit(self._drive)
 
-    def _drive(self, case_id: int) -> None:
+    def _drive(self) -> None:
         with self._lock:
-            self._queued.discard(case_id)  # rows added from now on need another drive
+            self._queued -= 1  # rows written from now on need another run
         try:
-            self._run(case_id)
+            self._run()
         except Exception:  # the rows stay pending; the tick retries them
-            log.exception("drive of case %s failed; the tick will resume it", case_id)
+            log.exception("drive failed; the tick will resume its work")
 
     def shutdown(self, *, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait, cancel_futures=not wait)

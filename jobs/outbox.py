@@ -33,7 +33,7 @@ BACKOFF_MAX = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class Item:
-    """A claimed outbox row, detached from any session."""
+    """A claimed outbox row, detached from any session, with the time of the run that claimed it."""
 
     id: int
     key: str
@@ -42,6 +42,7 @@ class Item:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    now: datetime  # handlers use this, never the wall clock: rows they add are due within this run
 
 
 @dataclass
@@ -54,6 +55,10 @@ class Done:
 
 class Skip(Exception):
     """The effect no longer applies (e.g. its channel was never created): mark it cancelled."""
+
+
+class _LeaseLost(Exception):
+    """Another worker took the row over (our lease expired): our outcome must not be written."""
 
 
 class PermanentFailure(Exception):
@@ -168,6 +173,7 @@ def claim(
             payload=dict(row.payload or {}),
             attempts=row.attempts,
             created_at=row.created_at,
+            now=now,
         )
         for row in rows
     ]
@@ -202,12 +208,18 @@ def run_item(ctx: Services, item: Item, *, now: datetime, worker: str) -> str:
         return "cancelled"
     except (SlackApiError, SlackClientError, OSError, PermanentFailure) as exc:
         return _failed(ctx, item, exc, now=now, worker=worker)
-    with db.transaction() as session:
-        if _settle(session, item.id, worker, status="done", result=outcome.result, done_at=now, last_error=None):
+    try:
+        with db.transaction() as session:
+            # apply first: it may add to the result; settling last checks we still hold the lease,
+            # and if we do not, raising rolls the apply back too.
             if outcome.apply is not None:
                 outcome.apply(session)
-        else:
-            log.warning("outbox item %s (%s) lost its lease before finishing", item.id, item.kind)
+            if not _settle(session, item.id, worker, status="done", result=outcome.result, done_at=now,
+                           last_error=None):
+                raise _LeaseLost
+    except _LeaseLost:
+        log.warning("outbox item %s (%s) lost its lease before finishing", item.id, item.kind)
+        return "pending"
     return "done"
 
 

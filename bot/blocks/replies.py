@@ -26,6 +26,10 @@ def escalating_ack(customer: str) -> str:
     return f":hourglass_flowing_sand: Escalating for *{escape_mrkdwn(customer)}*…"
 
 
+def record_failed_reply(error: str) -> str:
+    return f":x: I could not record your escalation ({error}). Nothing was created; please try again."
+
+
 def setup_failed_dm(case: Case, step: str, error: str) -> str:
     return (
         f":warning: Case #{case.number} ({escape_mrkdwn(case.customer.name)}) is recorded, but I could not "

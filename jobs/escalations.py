@@ -1,0 +1,72 @@
+"""The ``escalation.open`` outbox row: record the case (or offer the add-or-open choice).
+
+Written before the ack, run by the drive right after it, and by the tick if the process died in
+between: an acknowledged escalation is never lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.replies import open_case_choice, record_failed_reply
+from bot.domain.cases import enqueue, open_case
+from bot.domain.customers import open_cases_of
+from bot.domain.escalation import EscalationRequest
+from bot.escalation_flow import advocates, new_draft, origin_from_json
+from bot.services import Services
+from jobs.outbox import Done, Item, effect
+from jobs.replies import tell
+
+
+def _record_failed(session: Session, item: Item, error: str, now: datetime) -> None:
+    origin = origin_from_json(item.payload["origin"])
+    enqueue(
+        session,
+        key=f"{item.key}:failed",
+        kind="escalation.reply",
+        payload={"user": origin.requester, "response_url": origin.response_url,
+                 "text": record_failed_reply(error)},
+        now=now,
+    )
+
+
+@effect("escalation.open", on_failure=_record_failed)
+def open_escalation(ctx: Services, item: Item) -> Done:
+    request = EscalationRequest.from_json(item.payload["request"])
+    origin = origin_from_json(item.payload["origin"])
+    team = advocates(ctx)  # may ask Slack: outside the transaction
+    result: dict[str, object] = {}
+
+    def apply(session: Session) -> None:
+        now = item.now
+        if not item.payload.get("force_new"):
+            existing = open_cases_of(session, request.customer or "")
+            if existing:
+                draft = new_draft(request, origin, now)
+                session.add(draft)
+                blocks = open_case_choice(existing[-1], draft.id, request.summary)
+                enqueue(
+                    session,
+                    key=f"{item.key}:choice",
+                    kind="escalation.reply",
+                    payload={"user": origin.requester, "response_url": origin.response_url,
+                             "text": f"{request.customer} already has an open case.", "blocks": blocks,
+                             "replace_original": True},
+                    now=now,
+                )
+                result["choice"] = existing[-1].number
+                return
+        case = open_case(session, request, origin=origin, config=ctx.config, advocates=team, now=now)
+        result["case"] = case.number
+
+    return Done(result, apply)
+
+
+@effect("escalation.reply")
+def reply(ctx: Services, item: Item) -> Done:
+    via = tell(ctx, item, str(item.payload["user"]), item.payload.get("response_url"), str(item.payload["text"]),
+               blocks=item.payload.get("blocks"), replace_original=bool(item.payload.get("replace_original")))
+    return Done({"via": via})
+
