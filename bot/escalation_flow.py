@@ -16,11 +16,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain.cases import Origin, add_report_to_case, enqueue, open_case
+from bot.domain.cases import Origin, add_report_to_case, open_case
 from bot.domain.customers import open_cases_of
 from bot.domain.escalation import EscalationRequest
 from bot.services import Services
-from storage.models import Case, EscalationDraft
+from storage.models import Case, EscalationDraft, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,19 @@ def request_case(
     ``key`` is ``view:<view id>`` for modal submissions, so a view submitted twice opens one case.
     """
     key = key or f"escalation:{uuid.uuid4().hex}"
+    now = svc.clock()
+    row = {
+        "key": key,
+        "kind": "escalation.open",
+        "payload": {"request": request.to_json(), "origin": dict(origin.__dict__), "force_new": force_new},
+        "status": "pending",
+        "due_at": now,
+        "attempts": 0,
+        "created_at": now,
+    }
     try:
-        with svc.db.transaction() as session:
-            enqueue(
-                session,
-                key=key,
-                kind="escalation.open",
-                payload={"request": request.to_json(), "origin": dict(origin.__dict__), "force_new": force_new},
-                now=svc.clock(),
-            )
+        # Committed together with other requests' rows: concurrent acks wait for one commit.
+        svc.db.insert_now(OutboxItem.__table__, row)  # type: ignore[arg-type]
     except IntegrityError:
         return False
     return True
@@ -82,7 +86,7 @@ def offer_choice(svc: Services, request: EscalationRequest, origin: Origin) -> C
 
     The modal needs this before its ack (the choice replaces the modal); it is one quick query.
     """
-    with svc.db.transaction() as session:
+    with svc.db.transaction(urgent=True) as session:
         existing = open_cases_of(session, request.customer or "")
         if not existing:
             return None

@@ -44,7 +44,8 @@ class Services:
         """Run the outbox rows a handler just wrote, right after its ack, off Bolt's threads."""
         self.kicker.kick()
 
-    def _drive(self) -> object:
-        from jobs.outbox import send_due  # jobs depend on services, not the other way round
+    def _drive(self) -> bool:
+        """One bounded run of everything due; True when it stopped at its bound with more to do."""
+        from jobs.outbox import DRIVE_LIMIT, send_due  # jobs depend on services, not the other way round
 
-        return send_due(self, now=self.clock(), worker=self.worker)
+        return send_due(self, now=self.clock(), worker=self.worker, limit=DRIVE_LIMIT).total >= DRIVE_LIMIT

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -64,6 +65,9 @@ class HttpServer:
     """waitress in a background thread: ``run`` serves forever, tests and the sandbox stop it."""
 
     def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
+        # A thread waiting to ack gets the GIL from CPU-busy background work after at most this long
+        # (default 5 ms, paid at every blocking call on the ack path): serving favours latency.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot")
         self.thread: threading.Thread | None = None
         self._stopping = False

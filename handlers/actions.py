@@ -34,18 +34,19 @@ def register(app: App, svc: Services) -> None:
             reply(body, respond, client,
                   f":hourglass_flowing_sand: Adding your report to {channel_link(case.channel_id)}…")
 
-    @app.action("escalation_add_to_case")
-    def add_to_case(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
-                    client: WebClient) -> None:
+    def acknowledge(ack: Ack) -> None:
         ack()
+
+    def add_to_case(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         draft_id, _, case_id = str(action.get("value") or "").partition(":")
         if not case_id.isdigit():
             reply(body, respond, client, ":warning: That button is out of date; run /escalate again.")
             return
         choose(body, respond, client, draft_id, int(case_id))
 
-    @app.action("escalation_open_new")
-    def open_new(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
-                 client: WebClient) -> None:
-        ack()
+    def open_new(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         choose(body, respond, client, str(action.get("value") or ""), None)
+
+    # The choice is carried out after the ack (lazy): it writes to the database and answers via Slack.
+    app.action("escalation_add_to_case")(ack=acknowledge, lazy=[add_to_case])
+    app.action("escalation_open_new")(ack=acknowledge, lazy=[open_new])

@@ -13,7 +13,7 @@ from bot import escalation_flow
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.blocks.replies import escalating_ack, usage_text
 from bot.domain.cases import Origin
-from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
+from bot.domain.escalation import EscalationError, EscalationRequest, parse_escalate_text, validate_request
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 def register(app: App, svc: Services) -> None:
     config = svc.config
 
-    @app.command("/escalate")
-    def escalate(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+    def wants_modal(request: EscalationRequest) -> bool:
+        return request.customer is None or not request.summary
+
+    def escalate(ack: Ack, command: dict[str, Any]) -> None:
+        """Runs before the response: parse, write the request durably, answer. Nothing slow here."""
         text = (command.get("text") or "").strip()
         usage = usage_text(list(config.severities), list(config.departments))
         if text.lower() in {"help", "-h", "--help", "?"}:
@@ -34,11 +37,8 @@ def register(app: App, svc: Services) -> None:
         except EscalationError as exc:
             ack(text=f":warning: {exc} Nothing was created.\n{usage}")
             return
-        if request.customer is None or not request.summary:
-            # The trigger ID is single-use and expires in about 3 s: open the modal before anything else.
-            ack()
-            context = ModalContext(channel=command.get("channel_id"), response_url=command.get("response_url"))
-            client.views_open(trigger_id=command["trigger_id"], view=escalate_modal(config, request, context))
+        if wants_modal(request):
+            ack()  # the modal opens right after, in open_modal
             return
         problems = validate_request(request, config)
         if problems:
@@ -52,10 +52,24 @@ def register(app: App, svc: Services) -> None:
         # One insert before the ack: from here on the escalation survives a crash.
         try:
             escalation_flow.request_case(svc, request, origin)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, TimeoutError):
             log.exception("could not record an escalation")
             ack(text=":x: I could not record this escalation (database unavailable). Nothing was created; "
                 "please try again in a minute.")
             return
-        ack(text=escalating_ack(request.customer))
+        ack(text=escalating_ack(request.customer or ""))
         svc.kick()
+
+    def open_modal(command: dict[str, Any], client: WebClient) -> None:
+        """After the response: open the form when the text did not name a customer."""
+        try:
+            request = parse_escalate_text((command.get("text") or "").strip(), config)
+        except EscalationError:
+            return
+        if not wants_modal(request) or (command.get("text") or "").strip().lower() in {"help", "-h", "--help", "?"}:
+            return
+        # The trigger ID is single-use and expires in about 3 s: this is the first thing done with it.
+        context = ModalContext(channel=command.get("channel_id"), response_url=command.get("response_url"))
+        client.views_open(trigger_id=command["trigger_id"], view=escalate_modal(config, request, context))
+
+    app.command("/escalate")(ack=escalate, lazy=[open_modal])

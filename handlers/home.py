@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import select
 
@@ -14,8 +14,11 @@ from storage.models import Case
 
 
 def register(app: App, svc: Services) -> None:
-    @app.event("app_home_opened")
+    def acknowledge(ack: Ack) -> None:
+        ack()
+
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
+        """After the ack: read the user's cases and publish their Home tab."""
         if event.get("tab") != "home":
             return
         user = event["user"]
@@ -24,3 +27,5 @@ def register(app: App, svc: Services) -> None:
             owned = list(session.scalars(open_cases.where(Case.owner_id == user)))
             reported = list(session.scalars(open_cases.where(Case.reporter_id == user, Case.owner_id != user)))
         client.views_publish(user_id=user, view=home_view(user, owned, reported))
+
+    app.event("app_home_opened")(ack=acknowledge, lazy=[home_opened])

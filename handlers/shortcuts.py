@@ -16,9 +16,11 @@ CALLBACK_ID = "escalate_message"
 
 
 def register(app: App, svc: Services) -> None:
-    @app.shortcut(CALLBACK_ID)
-    def escalate_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def acknowledge(ack: Ack) -> None:
         ack()
+
+    def escalate_message(shortcut: dict[str, Any], client: WebClient) -> None:
+        """After the ack: open the form (the trigger ID's first and only use)."""
         message = shortcut.get("message") or {}
         # Message text is stored escaped; the input shows plain text, and the case keeps the original.
         text = truncate(unescape_slack(message.get("text") or ""), SUMMARY_MAX)
@@ -32,3 +34,5 @@ def register(app: App, svc: Services) -> None:
             trigger_id=shortcut["trigger_id"],
             view=escalate_modal(svc.config, EscalationRequest(customer=None, summary=text), context),
         )
+
+    app.shortcut(CALLBACK_ID)(ack=acknowledge, lazy=[escalate_message])

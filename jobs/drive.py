@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class Kicker:
-    def __init__(self, run: Callable[[], object], *, workers: int = 2) -> None:
+    def __init__(self, run: Callable[[], bool], *, workers: int = 2) -> None:
         self._run = run
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drive")
         self._queued = 0
@@ -35,9 +35,12 @@ class Kicker:
         with self._lock:
             self._queued -= 1  # rows written from now on need another run
         try:
-            self._run()
+            more = self._run()
         except Exception:  # the rows stay pending; the tick retries them
             log.exception("drive failed; the tick will resume its work")
+            return
+        if more:  # the run stopped at its bound: go on in a fresh run (with a fresh clock)
+            self.kick()
 
     def shutdown(self, *, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -29,6 +29,7 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+DRIVE_LIMIT = 100  # rows per after-ack run; a busy drive goes on in another run with a fresh clock
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from storage.group_commit import GroupCommit
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -45,21 +49,75 @@ def _sqlite_pragmas(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class WriterLock:
+    """One writer at a time, urgent ones first.
+
+    SQLite has a single writer, and a writer that finds the database locked polls with growing
+    sleeps (up to 100 ms each). Queueing our own threads here instead wakes the next one the moment
+    the lock is free, and lets a request waiting to ack go before background work. Other processes
+    (a CLI ``tick``) still meet SQLite's busy_timeout.
+    """
+
+    def __init__(self) -> None:
+        lock = threading.Lock()
+        # Two queues on one lock, and one waiter woken per release: waking every waiter would
+        # have them all fight for the GIL just to find the lock taken again.
+        self._urgent_turn = threading.Condition(lock)
+        self._background_turn = threading.Condition(lock)
+        self._held = False
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def hold(self, *, urgent: bool) -> Iterator[None]:
+        turn = self._urgent_turn if urgent else self._background_turn
+        with turn:
+            self._urgent_waiting += urgent
+            try:
+                while self._held or (not urgent and self._urgent_waiting):
+                    turn.wait()
+            finally:
+                self._urgent_waiting -= urgent
+            self._held = True
+        try:
+            yield
+        finally:
+            with turn:
+                self._held = False
+                (self._urgent_turn if self._urgent_waiting else self._background_turn).notify()
+
+
 class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = WriterLock() if self.dialect == "sqlite" else None
+        self._group_commit: GroupCommit | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session whose work commits on success and rolls back on any exception."""
-        with self.sessions() as session, session.begin():
+    def transaction(self, *, urgent: bool = False) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any exception.
+
+        ``urgent`` is for the few writes a person waits for (before an ack): on SQLite they go first.
+        """
+        if self._writer is None:
+            with self.sessions() as session, session.begin():
+                yield session
+            return
+        with self._writer.hold(urgent=urgent), self.sessions() as session, session.begin():
             yield session
+
+    def insert_now(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert one row and commit it, grouped with other threads' rows (see ``group_commit``)."""
+        if self._group_commit is None:
+            from storage.group_commit import GroupCommit
+
+            self._group_commit = GroupCommit(self)
+        self._group_commit.insert(table, row)
 
     def ping(self) -> bool:
         with self.engine.connect() as connection:

@@ -80,7 +80,7 @@ def test_only_the_requester_may_choose(bot: Bot) -> None:
 def test_the_choice_in_the_modal(bot: Bot) -> None:
     open_first_case(bot)
     bot.driver.command("U30REQ", "/escalate", "")
-    view_id = list(bot.standin.views)[-1]
+    view_id = wait_until(lambda: list(bot.standin.views), message="the modal")[-1]
     result = bot.driver.view_submission("U30REQ", view_id, {"customer": "acme", "summary": "again"})
     body = result.json()
     assert body["response_action"] == "update" and "already has an open case" in str(body["view"])

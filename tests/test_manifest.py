@@ -56,12 +56,12 @@ def test_commands_shortcuts_and_events_match_the_registered_listeners() -> None:
     code = source()
     data = manifest()
     assert {c["command"] for c in data["features"]["slash_commands"]} == set(
-        re.findall(r'@app\.command\("([^"]+)"\)', code)
+        re.findall(r'\bapp\.command\("([^"]+)"\)', code)
     )
     shortcut_ids = set(re.findall(r'CALLBACK_ID = "([^"]+)"', (ROOT / "handlers" / "shortcuts.py").read_text()))
     assert {s["callback_id"] for s in data["features"]["shortcuts"]} == shortcut_ids
     assert set(data["settings"]["event_subscriptions"]["bot_events"]) == set(
-        re.findall(r'@app\.event\("([^"]+)"\)', code)
+        re.findall(r'\bapp\.event\("([^"]+)"\)', code)
     )
     for command in data["features"]["slash_commands"]:
         assert command["should_escape"] is True  # mentions arrive as <@U…> and text entity-escaped
