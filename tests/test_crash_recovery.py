@@ -54,8 +54,9 @@ def test_killed_between_set_up_steps_then_resumed_by_tick(
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-        print(process.stdout.read() if process.stdout else "")  # the bot's log, shown if the test fails
-        print([(i.kind, i.status, i.attempts, i.lease_owner, i.due_at, i.last_error) for i in outbox(db)])
+        log = process.stdout.read() if process.stdout else ""
+        print(log)  # the bot's log, shown if the test fails
+    assert BOT_TOKEN not in log and SIGNING_SECRET not in log  # secrets never reach the log
 
     [case] = all_cases(db)
     assert case.summary_ts and not setup_settled(db)

@@ -43,7 +43,8 @@ def test_add_to_the_open_case_posts_the_report_there_once(bot: Bot) -> None:
     buttons = choice_buttons(bot, "U30REQ")
     [case] = all_cases(bot.db)
     click(bot, "U30REQ", "escalation_add_to_case", buttons["escalation_add_to_case"])
-    wait_until(lambda: len(outbox(bot.db)) > 7 and setup_settled(bot.db), message="the report's effects")
+    wait_until(lambda: any(i.kind == "case.notify_requester" and i.key.startswith("draft:") for i in outbox(bot.db))
+               and setup_settled(bot.db), message="the report's effects")
     reports = [m for m in bot.standin.messages(case.channel_id) if "New report from <@U30REQ>" in m.text]
     assert len(reports) == 1 and "still no refund" in reports[0].text
     assert "U30REQ" in bot.standin.channel(case.channel_id).members
