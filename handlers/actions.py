@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot import escalation_flow
 from bot.blocks.common import channel_link
 from bot.blocks.escalate_modal import done_view
 from bot.services import Services
+from handlers.common import acknowledge
 
 
 def register(app: App, svc: Services) -> None:
@@ -33,9 +34,6 @@ def register(app: App, svc: Services) -> None:
         else:
             reply(body, respond, client,
                   f":hourglass_flowing_sand: Adding your report to {channel_link(case.channel_id)}…")
-
-    def acknowledge(ack: Ack) -> None:
-        ack()
 
     def add_to_case(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         draft_id, _, case_id = str(action.get("value") or "").partition(":")

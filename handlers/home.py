@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.blocks.home import home_view
 from bot.services import Services
+from handlers.common import acknowledge
 from storage.models import Case
 
 
 def register(app: App, svc: Services) -> None:
-    def acknowledge(ack: Ack) -> None:
-        ack()
-
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         """After the ack: read the user's cases and publish their Home tab."""
         if event.get("tab") != "home":

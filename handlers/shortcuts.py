@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.domain.escalation import SUMMARY_MAX, EscalationRequest
 from bot.services import Services
 from bot.text import truncate, unescape_slack
+from handlers.common import acknowledge
 
 CALLBACK_ID = "escalate_message"
 
 
 def register(app: App, svc: Services) -> None:
-    def acknowledge(ack: Ack) -> None:
-        ack()
-
     def escalate_message(shortcut: dict[str, Any], client: WebClient) -> None:
         """After the ack: open the form (the trigger ID's first and only use)."""
         message = shortcut.get("message") or {}

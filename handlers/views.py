@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import escalation_flow
 from bot.blocks.escalate_modal import CALLBACK_ID, ModalContext, choice_view, read_modal
@@ -12,6 +14,8 @@ from bot.blocks.replies import open_case_choice
 from bot.domain.cases import Origin
 from bot.domain.escalation import validate_request
 from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, svc: Services) -> None:
@@ -33,11 +37,17 @@ def register(app: App, svc: Services) -> None:
         # Whether the customer has an open case is one quick query; if so, the choice replaces the
         # modal, which can only be done in the ack. Otherwise one insert records the request (keyed
         # by the view: a view submitted twice opens one case) and the rest happens after the ack.
-        choice = escalation_flow.offer_choice(svc, request, origin)
-        if choice is not None:
-            ack(response_action="update",
-                view=choice_view(open_case_choice(choice.existing, choice.draft_id, request.summary)))
+        try:
+            choice = escalation_flow.offer_choice(svc, request, origin)
+            if choice is not None:
+                ack(response_action="update",
+                    view=choice_view(open_case_choice(choice.existing, choice.draft_id, request.summary)))
+                return
+            escalation_flow.request_case(svc, request, origin, key=f"view:{view['id']}")
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not record an escalation")
+            ack(response_action="errors",
+                errors={"summary": "I could not record this (database unavailable). Please try again in a minute."})
             return
-        escalation_flow.request_case(svc, request, origin, key=f"view:{view['id']}")
         ack()
         svc.kick()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from storage.db import Database
 from tests.conftest import Bot, wait_until
 from tests.helpers import all_cases, setup_settled
 
@@ -112,3 +113,18 @@ def test_message_shortcut_prefills_and_keeps_a_permalink_and_bookmark(bot: Bot) 
     [bookmark] = bot.standin.bookmarks(case.channel_id)
     assert bookmark["link"] == case.source_permalink
     assert [d.department for d in case.departments] == ["logistics"]  # routed by "delivery", "late"
+
+
+def test_a_database_outage_is_shown_in_the_modal(bot: Bot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bot.driver.command("U30REQ", "/escalate", "")
+    view = opened_view(bot)
+    working = bot.svc.db
+    bot.svc.db = Database(f"sqlite:///{tmp_path}/missing/dir/advocacy.db")  # cannot be opened
+    try:
+        result = bot.driver.view_submission("U30REQ", view["id"], {"customer": "Acme", "summary": "refund stuck"})
+    finally:
+        bot.svc.db.dispose()
+        bot.svc.db = working
+    body = result.json()
+    assert body["response_action"] == "errors" and "could not record" in body["errors"]["summary"]
+    assert all_cases(bot.db) == []
