@@ -78,7 +78,7 @@ def ack_text(response: DriverResponse) -> str:
 
 
 def prefilled(view: dict[str, Any]) -> dict[str, Any]:
-    """What Slack submits for the inputs a person leaves untouched: their initial values."""
+    """The initial values of a view's inputs, for the transcript."""
     values: dict[str, Any] = {}
     for block in view.get("blocks", []):
         element = block.get("element") or {}
@@ -265,7 +265,8 @@ class Sandbox:
         labels = {b["block_id"]: b["label"]["text"] for b in view["blocks"] if b.get("type") == "input"}
         self.out.print(f"{self.out.name(user)} submits the modal: "
                        + "; ".join(f"{labels[k]} = {shown(v)}" for k, v in values.items()))
-        response = self.driver.view_submission(user, view["id"], {**prefilled(view), **values})
+        # untouched inputs keep their initial values: the driver submits them as Slack does
+        response = self.driver.view_submission(user, view["id"], values)
         body = response.json()
         check(response.status == 200 and not (isinstance(body, dict) and body.get("errors")),
               f"the modal was refused: HTTP {response.status} {response.text}")
