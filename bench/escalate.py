@@ -19,9 +19,12 @@ import argparse
 import http.client
 import logging
 import math
+import os
 import secrets
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +54,7 @@ from storage.migrate import upgrade
 from storage.models import Case, Customer, OutboxItem
 
 TOKEN = "xoxb-bench-token"
-SECRET = secrets.token_hex(16)
+SECRET = os.environ.get("BENCH_SIGNING_SECRET") or secrets.token_hex(16)  # a served child gets the parent's
 WARM_UP = 5
 SETUP_TIMEOUT = 120.0  # seconds to wait for every set-up to finish before reporting what did
 ACK_GOAL_RATIO, ACK_GOAL_P99_MS = 1.5, 100.0
@@ -117,16 +120,9 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def serve(stack: ExitStack, wsgi: Callable[..., Any]) -> str:
-    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
-    stack.callback(server.stop)
-    stack.callback(server.server.task_dispatcher.shutdown)  # let request threads finish before closing
-    return f"{server.url}/slack/events"
-
-
-def noop_app(standin: SlackStandIn) -> Callable[..., Any]:
+def noop_app(api_url: str) -> Callable[..., Any]:
     app = App(signing_secret=SECRET, token_verification_enabled=False,
-              client=WebClient(base_url=standin.api_url, token=TOKEN))
+              client=WebClient(base_url=api_url, token=TOKEN))
 
     @app.command("/escalate")
     def escalate(ack: Ack) -> None:
@@ -135,7 +131,7 @@ def noop_app(standin: SlackStandIn) -> Callable[..., Any]:
     return SlackRequestHandler(app)
 
 
-def real_app(stack: ExitStack, standin: SlackStandIn, postgres: str | None) -> tuple[Callable[..., Any], Database]:
+def real_database(stack: ExitStack, postgres: str | None) -> tuple[str, Database]:
     if postgres:
         url = normalize_database_url(postgres)
     else:
@@ -145,11 +141,43 @@ def real_app(stack: ExitStack, standin: SlackStandIn, postgres: str | None) -> t
     db = Database(url)
     stack.callback(db.dispose)
     upgrade(db.engine)
-    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=standin.api_url,
-                        database_url=url, advocacy_config=SAMPLE_CONFIG, _env_file=None)  # type: ignore[call-arg]
-    app = create_app(settings, make_client(TOKEN, standin.api_url, timeout=10), config=load_config(SAMPLE_CONFIG),
-                     db=db)
-    return make_wsgi(app), db
+    return url, db
+
+
+def real_app(api_url: str, database_url: str) -> Callable[..., Any]:
+    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=api_url,
+                        database_url=database_url, advocacy_config=SAMPLE_CONFIG, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings, make_client(TOKEN, api_url, timeout=10), config=load_config(SAMPLE_CONFIG))
+    return make_wsgi(app)
+
+
+def serve_forever(kind: str, port: int, api_url: str, database_url: str) -> int:
+    """The child process: one target app behind the production server, until the parent stops it."""
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    wsgi = noop_app(api_url) if kind == "noop" else real_app(api_url, database_url)
+    server = HttpServer(wsgi, host="127.0.0.1", port=port)
+    print("ready", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def spawn(stack: ExitStack, kind: str, api_url: str, database_url: str = "") -> str:
+    """Serve a target in its own process, as in production: the clients and the stand-in (Slack's
+    side) then do not share the bot's interpreter and GIL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--api-url", api_url,
+         "--database-url", database_url],
+        env={**os.environ, "BENCH_SIGNING_SECRET": SECRET}, stdout=subprocess.PIPE, text=True,
+    )
+    stack.callback(child.wait, 10)
+    stack.callback(child.terminate)
+    if child.stdout is None or child.stdout.readline().strip() != "ready":
+        raise SystemExit(f"the {kind} server did not start")
+    return f"http://127.0.0.1:{port}/slack/events"
 
 
 def unfinished(db: Database, customers: Sequence[str]) -> int:
@@ -212,7 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="measured /escalate commands per target")
     parser.add_argument("--concurrency", type=int, default=20, help="client threads sending at once")
     parser.add_argument("--postgres", metavar="URL", help="run the real bot on this PostgreSQL database")
+    parser.add_argument("--serve", choices=["noop", "real"], help=argparse.SUPPRESS)  # the child processes
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        return serve_forever(args.serve, args.port, args.api_url, args.database_url)
     logging.basicConfig(level=logging.WARNING)  # the bot logs every case at INFO; figures are the output
     # waitress warns each time a request waits for a free thread: the latency figures already show that
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -222,9 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         standin = SlackStandIn(bot_token=TOKEN).start()
         stack.callback(standin.stop)
         seed_workspace(standin, load_config(SAMPLE_CONFIG))
-        noop_url = serve(stack, noop_app(standin))
-        wsgi, db = real_app(stack, standin, args.postgres)
-        real_url = serve(stack, wsgi)
+        noop_url = spawn(stack, "noop", standin.api_url)
+        database_url, db = real_database(stack, args.postgres)
+        real_url = spawn(stack, "real", standin.api_url, database_url)
 
         print(f"/escalate: {args.requests} requests per target from {args.concurrency} concurrent clients, "
               f"{WARM_UP} warm-up requests first; real bot on {'PostgreSQL' if args.postgres else 'SQLite'}")
