@@ -51,9 +51,9 @@ def create_app(
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None,
         # With a token, App() would call auth.test right here; run() checks auth once at start instead.
         token_verification_enabled=False,
-        # Ack functions run in the request thread and answer at once; what is slow runs after the
-        # answer in lazy listeners or on our own drive pool. (Otherwise Bolt hands every listener to
-        # its pool and polls for the ack every 10 ms, and busy listeners delay everyone's acks.)
+        # Listeners run in the request thread and answer at once; what is slow they hand to our own
+        # pools (svc.later, svc.kick). Otherwise Bolt runs every listener on its pool and polls for
+        # the ack every 10 ms, and listeners still busy after their ack delay everyone's acks.
         process_before_response=True,
         # Bolt logs request bodies at DEBUG; keep its logger at INFO so user text and URLs stay out.
         logger=logging.getLogger("slack_bolt"),

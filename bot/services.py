@@ -16,7 +16,7 @@ from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.directory import Directory
 from bot.settings import Settings
-from jobs.drive import Kicker
+from jobs.drive import AfterAck, Kicker
 from storage.db import Database
 
 
@@ -35,10 +35,12 @@ class Services:
     worker: str = field(default_factory=worker_name)
     directory: Directory = field(init=False)
     kicker: Kicker = field(init=False)
+    later: AfterAck = field(init=False)  # svc.later(fn, *args): run fn after the ack, off the request thread
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.client)
         self.kicker = Kicker(self._drive)
+        self.later = AfterAck()
 
     def kick(self) -> None:
         """Run the outbox rows a handler just wrote, right after its ack, off Bolt's threads."""

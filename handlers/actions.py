@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import escalation_flow
 from bot.blocks.common import channel_link
 from bot.blocks.escalate_modal import done_view
 from bot.services import Services
-from handlers.common import acknowledge
 
 
 def register(app: App, svc: Services) -> None:
@@ -35,16 +34,18 @@ def register(app: App, svc: Services) -> None:
             reply(body, respond, client,
                   f":hourglass_flowing_sand: Adding your report to {channel_link(case.channel_id)}…")
 
-    def add_to_case(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    @app.action("escalation_add_to_case")
+    def add_to_case(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                    client: WebClient) -> None:
+        ack()
         draft_id, _, case_id = str(action.get("value") or "").partition(":")
         if not case_id.isdigit():
             reply(body, respond, client, ":warning: That button is out of date; run /escalate again.")
             return
-        choose(body, respond, client, draft_id, int(case_id))
+        svc.later(choose, body, respond, client, draft_id, int(case_id))
 
-    def open_new(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        choose(body, respond, client, str(action.get("value") or ""), None)
-
-    # The choice is carried out after the ack (lazy): it writes to the database and answers via Slack.
-    app.action("escalation_add_to_case")(ack=acknowledge, lazy=[add_to_case])
-    app.action("escalation_open_new")(ack=acknowledge, lazy=[open_new])
+    @app.action("escalation_open_new")
+    def open_new(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                 client: WebClient) -> None:
+        ack()
+        svc.later(choose, body, respond, client, str(action.get("value") or ""), None)

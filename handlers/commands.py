@@ -25,7 +25,8 @@ def register(app: App, svc: Services) -> None:
     def wants_modal(request: EscalationRequest) -> bool:
         return request.customer is None or not request.summary
 
-    def escalate(ack: Ack, command: dict[str, Any]) -> None:
+    @app.command("/escalate")
+    def escalate(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         """Runs before the response: parse, write the request durably, answer. Nothing slow here."""
         text = (command.get("text") or "").strip()
         usage = usage_text(list(config.severities), list(config.departments))
@@ -38,7 +39,11 @@ def register(app: App, svc: Services) -> None:
             ack(text=f":warning: {exc} Nothing was created.\n{usage}")
             return
         if wants_modal(request):
-            ack()  # the modal opens right after, in open_modal
+            ack()
+            # The trigger ID is single-use and expires in about 3 s: this is its first use, right away.
+            context = ModalContext(channel=command.get("channel_id"), response_url=command.get("response_url"))
+            svc.later(client.views_open, trigger_id=command["trigger_id"],
+                      view=escalate_modal(config, request, context))
             return
         problems = validate_request(request, config)
         if problems:
@@ -59,17 +64,3 @@ def register(app: App, svc: Services) -> None:
             return
         ack(text=escalating_ack(request.customer or ""))
         svc.kick()
-
-    def open_modal(command: dict[str, Any], client: WebClient) -> None:
-        """After the response: open the form when the text did not name a customer."""
-        try:
-            request = parse_escalate_text((command.get("text") or "").strip(), config)
-        except EscalationError:
-            return
-        if not wants_modal(request) or (command.get("text") or "").strip().lower() in {"help", "-h", "--help", "?"}:
-            return
-        # The trigger ID is single-use and expires in about 3 s: this is the first thing done with it.
-        context = ModalContext(channel=command.get("channel_id"), response_url=command.get("response_url"))
-        client.views_open(trigger_id=command["trigger_id"], view=escalate_modal(config, request, context))
-
-    app.command("/escalate")(ack=escalate, lazy=[open_modal])
