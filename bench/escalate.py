@@ -1,6 +1,7 @@
 """Benchmark ``/escalate``: how fast the real bot acks, next to a no-op Bolt app behind the same server.
 
-Both targets are served by ``bot.web.HttpServer`` (waitress) and talk to the local Slack stand-in. The
+Both targets are served by ``bot.web.HttpServer`` (waitress), each in its own process as in production,
+and talk to the local Slack stand-in, which runs in this process with the clients (Slack's side). The
 load comes from ``--concurrency`` client threads sending signed text commands over plain, keep-alive-free
 HTTP; each names a new customer, so every request opens a case. The figures:
 
