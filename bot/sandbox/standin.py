@@ -1269,6 +1269,7 @@ def _usergroups_users_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
 # ===================================================================== HTTP plumbing
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a request stuck in a simulated delay must not keep the process alive
+    request_queue_size = 128  # socketserver's 5 overflows when the bot's pools call at once
     standin: SlackStandIn
 
 
