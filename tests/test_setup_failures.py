@@ -48,7 +48,7 @@ def test_server_error_on_the_summary_is_retried_once_posted(bot: Bot) -> None:
     bot.standin.fail("chat.postMessage", status=500)
     escalate(bot)
     wait_for_drive(bot)
-    assert next(i.kind for i in pending(bot)) == "case.post_summary"
+    assert "case.post_summary" in {i.kind for i in pending(bot)}
     tick(bot.svc, bot.clock() + timedelta(minutes=5))
     [case] = all_cases(bot.db)
     summaries = [m for m in bot.standin.messages(case.channel_id) if m.bot_id]
