@@ -79,6 +79,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     finally:
         scheduler.shutdown(wait=False)
         server.stop()
+        svc.close()
     return 0
 
 

@@ -42,6 +42,11 @@ class Services:
         self.kicker = Kicker(self._drive)
         self.later = AfterAck()
 
+    def close(self) -> None:
+        """Finish after-ack work and stop the pools (tests and shutdown: nothing may outlive us)."""
+        self.later.shutdown(wait=True)
+        self.kicker.shutdown(wait=True)
+
     def kick(self) -> None:
         """Run the outbox rows a handler just wrote, right after its ack, off Bolt's threads."""
         self.kicker.kick()

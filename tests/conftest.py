@@ -185,3 +185,5 @@ def bot(
     driver = SlackDriver(f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, standin=standin)
     yield Bot(app=app, server=server, driver=driver, standin=standin, clock=clock)
     server.stop()
+    # Background work must not outlive the test: on PostgreSQL the next test shares the database.
+    app.services.close()
