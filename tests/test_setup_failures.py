@@ -23,8 +23,15 @@ def pending(bot: Bot) -> list:
 
 def wait_for_drive(bot: Bot) -> None:
     """The after-ack drive has stopped: something is waiting for a retry, or all is settled."""
-    wait_until(lambda: outbox(bot.db) and all(i.lease_owner is None for i in outbox(bot.db))
-               and (setup_settled(bot.db) or any(i.attempts for i in pending(bot))))
+
+    def stopped() -> bool:
+        items = outbox(bot.db)  # one snapshot: separate reads could straddle a claim
+        waiting = [i for i in items if i.status == "pending"]
+        return bool(items) and all(i.lease_owner is None for i in items) and (
+            not waiting or any(i.attempts and i.last_error for i in waiting)
+        )
+
+    wait_until(stopped, message="the drive to stop")
 
 
 def test_rate_limited_step_waits_for_retry_after_then_the_tick_finishes(bot: Bot) -> None:
