@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.domain.cases import Origin, add_report_to_case, open_case
 from bot.domain.customers import open_cases_of
@@ -46,18 +48,22 @@ def origin_from_json(data: dict[str, str | None]) -> Origin:
     return Origin(**{k: v for k, v in data.items() if k in Origin.__dataclass_fields__})  # type: ignore[arg-type]
 
 
-def new_draft(request: EscalationRequest, origin: Origin, now: object) -> EscalationDraft:
-    return EscalationDraft(
+def draft_if_open_case(session: Session, request: EscalationRequest, origin: Origin, now: datetime) -> Choice | None:
+    """If the customer already has an open case, save the request as a draft awaiting the requester's choice."""
+    existing = open_cases_of(session, request.customer or "")
+    if not existing:
+        return None
+    draft = EscalationDraft(
         id=uuid.uuid4().hex,
         user_id=origin.requester,
         payload={"request": request.to_json(), "origin": dict(origin.__dict__)},
         created_at=now,
     )
+    session.add(draft)
+    return Choice(existing=existing[-1], draft_id=draft.id)
 
 
-def request_case(
-    svc: Services, request: EscalationRequest, origin: Origin, *, key: str | None = None, force_new: bool = False
-) -> bool:
+def request_case(svc: Services, request: EscalationRequest, origin: Origin, *, key: str | None = None) -> bool:
     """Write the escalation as an outbox row, before the ack. False if ``key`` was already written.
 
     ``key`` is ``view:<view id>`` for modal submissions, so a view submitted twice opens one case.
@@ -67,7 +73,7 @@ def request_case(
     row = {
         "key": key,
         "kind": "escalation.open",
-        "payload": {"request": request.to_json(), "origin": dict(origin.__dict__), "force_new": force_new},
+        "payload": {"request": request.to_json(), "origin": dict(origin.__dict__)},
         "status": "pending",
         "due_at": now,
         "attempts": 0,
@@ -87,12 +93,7 @@ def offer_choice(svc: Services, request: EscalationRequest, origin: Origin) -> C
     The modal needs this before its ack (the choice replaces the modal); it is one quick query.
     """
     with svc.db.transaction(urgent=True) as session:
-        existing = open_cases_of(session, request.customer or "")
-        if not existing:
-            return None
-        draft = new_draft(request, origin, svc.clock())
-        session.add(draft)
-    return Choice(existing=existing[-1], draft_id=draft.id)
+        return draft_if_open_case(session, request, origin, svc.clock())
 
 
 class DraftError(Exception):

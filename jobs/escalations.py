@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.replies import open_case_choice, record_failed_reply
 from bot.domain.cases import enqueue, open_case
-from bot.domain.customers import open_cases_of
 from bot.domain.escalation import EscalationRequest
-from bot.escalation_flow import advocates, new_draft, origin_from_json
+from bot.escalation_flow import advocates, draft_if_open_case, origin_from_json
 from bot.services import Services
 from jobs.outbox import Done, Item, effect
 from jobs.replies import tell
@@ -41,23 +40,20 @@ def open_escalation(ctx: Services, item: Item) -> Done:
 
     def apply(session: Session) -> None:
         now = item.now
-        if not item.payload.get("force_new"):
-            existing = open_cases_of(session, request.customer or "")
-            if existing:
-                draft = new_draft(request, origin, now)
-                session.add(draft)
-                blocks = open_case_choice(existing[-1], draft.id, request.summary)
-                enqueue(
-                    session,
-                    key=f"{item.key}:choice",
-                    kind="escalation.reply",
-                    payload={"user": origin.requester, "response_url": origin.response_url,
-                             "text": f"{request.customer} already has an open case.", "blocks": blocks,
-                             "replace_original": True},
-                    now=now,
-                )
-                result["choice"] = existing[-1].number
-                return
+        choice = draft_if_open_case(session, request, origin, now)
+        if choice is not None:
+            enqueue(
+                session,
+                key=f"{item.key}:choice",
+                kind="escalation.reply",
+                payload={"user": origin.requester, "response_url": origin.response_url,
+                         "text": f"{request.customer} already has an open case.",
+                         "blocks": open_case_choice(choice.existing, choice.draft_id, request.summary),
+                         "replace_original": True},
+                now=now,
+            )
+            result["choice"] = choice.existing.number
+            return
         case = open_case(session, request, origin=origin, config=ctx.config, advocates=team, now=now)
         result["case"] = case.number
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,18 +77,11 @@ class RunReport:
     retried: int = 0
     failed: int = 0
     cancelled: int = 0
-    errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return self.done + self.retried + self.failed + self.cancelled
 
-    def merge(self, other: RunReport) -> None:
-        self.done += other.done
-        self.retried += other.retried
-        self.failed += other.failed
-        self.cancelled += other.cancelled
-        self.errors.extend(other.errors)
 
 
 Handler = Callable[[Services, Item], Done]
@@ -109,12 +102,8 @@ def effect(kind: str, *, on_failure: FailureHook | None = None) -> Callable[[Han
     return register
 
 
-def registered_kinds() -> set[str]:
-    return set(_HANDLERS)
-
-
-def _claim_statement(*, for_case: bool) -> Any:
-    """``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id``, built once.
+def _claim_statement() -> Any:
+    """``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id``.
 
     Building this statement costs more than running it, so it is built once with bound parameters.
     SQLite ignores FOR UPDATE: its BEGIN IMMEDIATE already serializes writers.
@@ -136,8 +125,6 @@ def _claim_statement(*, for_case: bool) -> Any:
         .limit(bindparam("limit"))
         .with_for_update(of=OutboxItem, skip_locked=True)
     )
-    if for_case:
-        ready = ready.where(OutboxItem.case_id == bindparam("p_case"))
     return (
         update(OutboxItem)
         .where(OutboxItem.id.in_(ready.scalar_subquery()))
@@ -151,17 +138,13 @@ def _claim_statement(*, for_case: bool) -> Any:
     )
 
 
-_CLAIM = {False: _claim_statement(for_case=False), True: _claim_statement(for_case=True)}
+_CLAIM = _claim_statement()
 
 
-def claim(
-    session: Session, *, now: datetime, worker: str, limit: int = 10, case_id: int | None = None
-) -> list[Item]:
+def claim(session: Session, *, now: datetime, worker: str, limit: int = 10) -> list[Item]:
     """Lease up to ``limit`` due rows whose predecessor has settled; returns them, oldest first."""
-    params: dict[str, Any] = {"now": now, "limit": limit, "p_worker": worker, "p_lease_until": now + LEASE}
-    if case_id is not None:
-        params["p_case"] = case_id
-    ids = list(session.execute(_CLAIM[case_id is not None], params).scalars())
+    params = {"now": now, "limit": limit, "p_worker": worker, "p_lease_until": now + LEASE}
+    ids = list(session.execute(_CLAIM, params).scalars())
     if not ids:
         return []
     rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id))
@@ -195,9 +178,9 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
 
 
-def run_item(ctx: Services, item: Item, *, now: datetime, worker: str) -> str:
+def run_item(ctx: Services, item: Item, *, worker: str) -> str:
     """Perform one claimed row. Returns its new status: done, pending (retry), failed or cancelled."""
-    db = ctx.db
+    db, now = ctx.db, item.now
     handler = _HANDLERS.get(item.kind)
     try:
         if handler is None:
@@ -208,7 +191,7 @@ def run_item(ctx: Services, item: Item, *, now: datetime, worker: str) -> str:
             _settle(session, item.id, worker, status="cancelled", last_error=str(skip), done_at=now)
         return "cancelled"
     except (SlackApiError, SlackClientError, OSError, PermanentFailure) as exc:
-        return _failed(ctx, item, exc, now=now, worker=worker)
+        return _failed(ctx, item, exc, worker=worker)
     try:
         with db.transaction() as session:
             # apply first: it may add to the result; settling last checks we still hold the lease,
@@ -224,7 +207,8 @@ def run_item(ctx: Services, item: Item, *, now: datetime, worker: str) -> str:
     return "done"
 
 
-def _failed(ctx: Services, item: Item, exc: BaseException, *, now: datetime, worker: str) -> str:
+def _failed(ctx: Services, item: Item, exc: BaseException, *, worker: str) -> str:
+    now = item.now
     if isinstance(exc, PermanentFailure):
         error, transient, wait = exc.error, False, None
     elif isinstance(exc, SlackApiError):
@@ -244,18 +228,16 @@ def _failed(ctx: Services, item: Item, exc: BaseException, *, now: datetime, wor
     return "failed"
 
 
-def send_due(
-    ctx: Services, *, now: datetime, worker: str, case_id: int | None = None, limit: int = 500
-) -> RunReport:
+def send_due(ctx: Services, *, now: datetime, worker: str, limit: int = 500) -> RunReport:
     """Run due rows until none is left or ``limit`` rows ran. The tick and the after-ack drive call this."""
     report = RunReport()
     while report.total < limit:
         with ctx.db.transaction() as session:
-            items = claim(session, now=now, worker=worker, case_id=case_id, limit=min(10, limit - report.total))
+            items = claim(session, now=now, worker=worker, limit=min(10, limit - report.total))
         if not items:
             break
         for item in items:
-            status = run_item(ctx, item, now=now, worker=worker)
+            status = run_item(ctx, item, worker=worker)
             if status == "done":
                 report.done += 1
             elif status == "pending":
