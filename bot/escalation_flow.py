@@ -48,6 +48,11 @@ def origin_from_json(data: dict[str, str | None]) -> Origin:
     return Origin(**{k: v for k, v in data.items() if k in Origin.__dataclass_fields__})  # type: ignore[arg-type]
 
 
+def _stored(request: EscalationRequest, origin: Origin) -> dict[str, object]:
+    """A request and its origin as stored in an outbox row or a draft (and read back by ``origin_from_json``)."""
+    return {"request": request.to_json(), "origin": dict(origin.__dict__)}
+
+
 def draft_if_open_case(session: Session, request: EscalationRequest, origin: Origin, now: datetime) -> Choice | None:
     """If the customer already has an open case, save the request as a draft awaiting the requester's choice."""
     existing = open_cases_of(session, request.customer or "")
@@ -56,7 +61,7 @@ def draft_if_open_case(session: Session, request: EscalationRequest, origin: Ori
     draft = EscalationDraft(
         id=uuid.uuid4().hex,
         user_id=origin.requester,
-        payload={"request": request.to_json(), "origin": dict(origin.__dict__)},
+        payload=_stored(request, origin),
         created_at=now,
     )
     session.add(draft)
@@ -73,7 +78,7 @@ def request_case(svc: Services, request: EscalationRequest, origin: Origin, *, k
     row = {
         "key": key,
         "kind": "escalation.open",
-        "payload": {"request": request.to_json(), "origin": dict(origin.__dict__)},
+        "payload": _stored(request, origin),
         "status": "pending",
         "due_at": now,
         "attempts": 0,

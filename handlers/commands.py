@@ -13,7 +13,7 @@ from bot import escalation_flow
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.blocks.replies import escalating_ack, usage_text
 from bot.domain.cases import Origin
-from bot.domain.escalation import EscalationError, EscalationRequest, parse_escalate_text, validate_request
+from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,6 @@ log = logging.getLogger(__name__)
 
 def register(app: App, svc: Services) -> None:
     config = svc.config
-
-    def wants_modal(request: EscalationRequest) -> bool:
-        return request.customer is None or not request.summary
 
     @app.command("/escalate")
     def escalate(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
@@ -38,7 +35,7 @@ def register(app: App, svc: Services) -> None:
         except EscalationError as exc:
             ack(text=f":warning: {exc} Nothing was created.\n{usage}")
             return
-        if wants_modal(request):
+        if request.customer is None or not request.summary:  # no "customer:" part: ask in the form
             ack()
             # The trigger ID is single-use and expires in about 3 s: this is its first use, right away.
             context = ModalContext(channel=command.get("channel_id"), response_url=command.get("response_url"))
