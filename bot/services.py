@@ -16,7 +16,7 @@ from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.directory import Directory
 from bot.settings import Settings
-from jobs.drive import AfterAck, Kicker
+from jobs.drive import AfterAck, Kicker, RequestsInFlight
 from storage.db import Database
 
 
@@ -36,11 +36,13 @@ class Services:
     directory: Directory = field(init=False)
     kicker: Kicker = field(init=False)
     later: AfterAck = field(init=False)  # svc.later(fn, *args): run fn after the ack, off the request thread
+    in_flight: RequestsInFlight = field(init=False)  # Slack requests being answered; background work yields
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.client)
         self.kicker = Kicker(self._drive)
         self.later = AfterAck()
+        self.in_flight = RequestsInFlight()
 
     def close(self) -> None:
         """Finish after-ack work and stop the pools (tests and shutdown: nothing may outlive us)."""

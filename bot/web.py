@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -64,10 +63,9 @@ def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None 
 class HttpServer:
     """waitress in a background thread: ``run`` serves forever, tests and the sandbox stop it."""
 
-    def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
-        # A thread waiting to ack gets the GIL from CPU-busy background work after at most this long
-        # (default 5 ms, paid at every blocking call on the ack path): serving favours latency.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+    def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 8) -> None:
+        # Listeners hand slow work to our own pools and wait only for one grouped insert, so a few
+        # threads keep up; more only fight over the interpreter lock (measured by bench/escalate.py).
         self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot")
         self.thread: threading.Thread | None = None
         self._stopping = False

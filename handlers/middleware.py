@@ -1,4 +1,4 @@
-"""Global middleware: a retried Slack event has one effect."""
+"""Global middleware: requests are counted while answered; a retried Slack event has one effect."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, svc: Services) -> None:
+    @app.middleware
+    def count_in_flight(next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        # Listeners run before the response (process_before_response): the count covers them.
+        with svc.in_flight:
+            return next()
+
     @app.middleware
     def dedupe_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
         # Slack retries events it thinks we missed (x-slack-retry-num) and they carry the same

@@ -9,11 +9,51 @@ tick does.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
+
+
+class RequestsInFlight:
+    """Tracks requests a person is waiting on, so background work can step aside while they come in.
+
+    Python runs one thread at a time: a drive busy with set-up steps takes the interpreter from the
+    threads that must ack within Slack's 3 s. Before each outbox row the drive waits for a quiet
+    moment (no request in a listener, none begun for ``quiet`` seconds: between two requests of a
+    burst the count alone drops to zero), but never longer than ``max_wait``, so under sustained
+    load it still runs a row per wait. Requests never wake the waiting drive (that would cost every
+    request a thread switch); the drive looks again every ``quiet`` seconds.
+    """
+
+    def __init__(self, *, quiet: float = 0.05, max_wait: float = 1.0) -> None:
+        self.quiet = quiet
+        self.max_wait = max_wait
+        self._count = 0
+        self._last_begun = -math.inf
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> RequestsInFlight:
+        with self._lock:
+            self._count += 1
+            self._last_begun = time.monotonic()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def wait_quiet(self) -> None:
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            now = time.monotonic()
+            quiet_at = self._last_begun + self.quiet  # read without the lock: a stale value only waits longer
+            if (not self._count and now >= quiet_at) or now >= deadline:
+                return
+            time.sleep(min(deadline, max(quiet_at, now + self.quiet / 5)) - now)
 
 
 class AfterAck:

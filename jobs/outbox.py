@@ -237,6 +237,7 @@ def send_due(ctx: Services, *, now: datetime, worker: str, limit: int = 500) -> 
         if not items:
             break
         for item in items:
+            ctx.in_flight.wait_quiet()  # acks first: a person is waiting on those, nobody on this row
             status = run_item(ctx, item, worker=worker)
             if status == "done":
                 report.done += 1

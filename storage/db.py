@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-if TYPE_CHECKING:
-    from storage.group_commit import GroupCommit
+from storage.group_commit import GroupCommit
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -92,11 +91,20 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = WriterLock() if self.dialect == "sqlite" else None
-        self._group_commit: GroupCommit | None = None
+        self._group_commit = GroupCommit(self)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @contextmanager
+    def writer(self, *, urgent: bool) -> Iterator[None]:
+        """Hold the right to write (SQLite's single writer, shared by this process's threads)."""
+        if self._writer is None:
+            yield
+            return
+        with self._writer.hold(urgent=urgent):
+            yield
 
     @contextmanager
     def transaction(self, *, urgent: bool = False) -> Iterator[Session]:
@@ -104,19 +112,11 @@ class Database:
 
         ``urgent`` is for the few writes a person waits for (before an ack): on SQLite they go first.
         """
-        if self._writer is None:
-            with self.sessions() as session, session.begin():
-                yield session
-            return
-        with self._writer.hold(urgent=urgent), self.sessions() as session, session.begin():
+        with self.writer(urgent=urgent), self.sessions() as session, session.begin():
             yield session
 
     def insert_now(self, table: Table, row: dict[str, Any]) -> None:
         """Insert one row and commit it, grouped with other threads' rows (see ``group_commit``)."""
-        if self._group_commit is None:
-            from storage.group_commit import GroupCommit
-
-            self._group_commit = GroupCommit(self)
         self._group_commit.insert(table, row)
 
     def ping(self) -> bool:
@@ -125,4 +125,5 @@ class Database:
         return True
 
     def dispose(self) -> None:
+        self._group_commit.close()
         self.engine.dispose()
