@@ -35,7 +35,8 @@ def create_app(
 ) -> AdvocacyApp:
     import handlers  # registers effects and listeners only when an app is built
     import jobs.case_setup
-    import jobs.escalations  # noqa: F401 - registers escalation.open with the outbox
+    import jobs.escalations
+    import jobs.reminders  # noqa: F401 - registers the effects of escalations and reminders with the outbox
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = client or make_client(token, settings.slack_api_url)

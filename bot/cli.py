@@ -1,8 +1,9 @@
-"""The ``advocacy-bot`` command: run, migrate, config check, tick, sandbox."""
+"""The ``advocacy-bot`` command: run, migrate, config check, tick, export, sandbox."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -94,8 +95,8 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     now = parse_instant(args.now) if args.now else None
     report = tick(app.services, now)
     out = report.outbox
-    print(f"tick at {report.now.isoformat()}: outbox done {out.done}, retried {out.retried}, "
-          f"failed {out.failed}, cancelled {out.cancelled}")
+    print(f"tick at {report.now.isoformat()}: reminders fired {report.jobs.get('reminders', 0)}; outbox done "
+          f"{out.done}, retried {out.retried}, failed {out.failed}, cancelled {out.cancelled}")
     for name, error in report.errors.items():
         print(f"job {name} failed: {error}", file=sys.stderr)
     return 1 if report.errors else 0
@@ -172,6 +173,18 @@ def cmd_config_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.domain.export import export_cases
+
+    db = Database(settings.database_url)
+    _embedded_schema(db)
+    with db.transaction() as session:
+        data = export_cases(session)
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    return 0
+
+
 def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
     from bot.sandbox.demo import run_demo
 
@@ -190,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--slack", action="store_true", help="also check users and channels against Slack")
     tick = sub.add_parser("tick", help="run all due work once and exit")
     tick.add_argument("--now", metavar="ISO-8601", help="the time to run at (default: now)")
+    export = sub.add_parser("export", help="print stored data")
+    export.add_argument("what", choices=["cases"], help="what to export")
+    export.add_argument("--format", default="json", choices=["json"], help="output format")
     sandbox = sub.add_parser("sandbox", help="try the bot against a local Slack stand-in, no credentials")
     sandbox.add_argument("--script", default="demo", choices=["demo"], help="the story to play")
     sandbox.add_argument("--db", metavar="PATH", help="SQLite file (default: a temporary one)")
@@ -202,6 +218,7 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "config": cmd_config_check,
     "tick": cmd_tick,
+    "export": cmd_export,
     "sandbox": cmd_sandbox,
 }
 

@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.domain.business_hours import BusinessHours
 from bot.durations import parse_duration
 
 
@@ -71,6 +72,17 @@ class Department(_Strict):
 
 class Severity(_Strict):
     update_every: Duration
+    # count the cadence only inside business_hours, in the customer's timezone (else the team's)
+    business_hours: bool = False
+
+
+class Reminders(_Strict):
+    remind_before: Duration = timedelta(minutes=30)  # heads-up before an update is due
+    escalate_after: Duration | None = None  # after due, mention the advocates; default one more cadence, >= 1h
+    leadership_after: Duration = timedelta(days=1)  # after due, one line in the leadership channel
+
+    def escalate_after_for(self, cadence: timedelta) -> timedelta:
+        return self.escalate_after if self.escalate_after is not None else max(cadence, timedelta(hours=1))
 
 
 class TeamConfig(_Strict):
@@ -83,6 +95,8 @@ class TeamConfig(_Strict):
     triage_department: str
     default_severity: str
     case_channels: Literal["private", "public"] = "private"
+    business_hours: BusinessHours = BusinessHours()
+    reminders: Reminders = Reminders()
 
     @field_validator("departments", "severities")
     @classmethod

@@ -1,4 +1,4 @@
-"""Block actions: the add-or-open choice when a customer already has an open case."""
+"""Block actions: the add-or-open choice of an escalation, and the buttons on reminders."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import escalation_flow
+from bot import escalation_flow, update_flow
 from bot.blocks.common import channel_link
 from bot.blocks.escalate_modal import done_view
+from bot.blocks.reminders import LOG_UPDATE, SNOOZE_HOUR, SNOOZE_TOMORROW, log_update_modal
 from bot.services import Services
 
 
@@ -49,3 +50,45 @@ def register(app: App, svc: Services) -> None:
                  client: WebClient) -> None:
         ack()
         svc.later(choose, body, respond, client, str(action.get("value") or ""), None)
+
+    def reminder_id(action: dict[str, Any]) -> int | None:
+        value = str(action.get("value") or "")
+        return int(value) if value.isdigit() else None
+
+    @app.action(LOG_UPDATE)
+    def log_update(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                   client: WebClient) -> None:
+        ack()
+        rid = reminder_id(action)
+        try:
+            if rid is None:
+                raise update_flow.FlowError("That button is out of date.")
+            case = update_flow.case_of_reminder(svc, rid)
+        except update_flow.FlowError as exc:
+            svc.later(respond, text=f":warning: {exc}", response_type="ephemeral", replace_original=False)
+            return
+        # The trigger ID expires in about 3 s: open the modal at once, off the request thread.
+        svc.later(client.views_open, trigger_id=body["trigger_id"],
+                  view=log_update_modal(case, update_flow.update_modal_context(rid)))
+
+    def snooze(body: dict[str, Any], action: dict[str, Any], respond: Respond, *, tomorrow: bool) -> None:
+        rid = reminder_id(action)
+        try:
+            if rid is None:
+                raise update_flow.FlowError("That button is out of date.")
+            answer = update_flow.snooze_reminder(svc, user=body["user"]["id"], reminder_id=rid, tomorrow=tomorrow)
+        except update_flow.FlowError as exc:
+            answer = f":warning: {exc}"
+        else:
+            svc.kick()
+        svc.later(respond, text=answer, response_type="ephemeral", replace_original=False)
+
+    @app.action(SNOOZE_HOUR)
+    def snooze_hour(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        snooze(body, action, respond, tomorrow=False)
+
+    @app.action(SNOOZE_TOMORROW)
+    def snooze_tomorrow(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        snooze(body, action, respond, tomorrow=True)

@@ -1,4 +1,4 @@
-"""Slash commands: ``/escalate``."""
+"""Slash commands: ``/escalate`` and ``/case``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import escalation_flow
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
-from bot.blocks.replies import escalating_ack, usage_text
+from bot.blocks.replies import case_help, escalating_ack, usage_text
+from bot.domain.cadence import VIA
 from bot.domain.cases import Origin
 from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
+from bot.durations import parse_duration
 from bot.services import Services
+from bot.text import unescape_slack
+from bot.update_flow import FlowError, change_cadence, log_update
 
 log = logging.getLogger(__name__)
 
@@ -60,4 +64,40 @@ def register(app: App, svc: Services) -> None:
                 "please try again in a minute.")
             return
         ack(text=escalating_ack(request.customer or ""))
+        svc.kick()
+
+    @app.command("/case")
+    def case(ack: Ack, command: dict[str, Any]) -> None:
+        """Sub-commands about the case whose channel this is. Answers are ephemeral."""
+        sub, _, rest = (command.get("text") or "").strip().partition(" ")
+        sub, rest = sub.lower(), rest.strip()
+        user, channel = command["user_id"], command.get("channel_id")
+        try:
+            if sub in {"", "help", "-h", "--help", "?"}:
+                ack(text=case_help())
+                return
+            if sub == "update":
+                if not rest:
+                    raise FlowError("Say what the customer was told: `/case update Refund issued, 3-5 days`.")
+                via, said = "unspecified", unescape_slack(rest)
+                first, colon, after = said.partition(":")
+                if colon and first.strip().lower() in VIA:  # "/case update email: refund issued"
+                    via, said = first.strip().lower(), after.strip()
+                answer = log_update(svc, user=user, channel_id=channel, text=said, via=via, source="command")
+            elif sub == "cadence":
+                try:
+                    cadence = parse_duration(rest)
+                except ValueError as exc:
+                    raise FlowError(f"{exc}.") from None
+                answer = change_cadence(svc, user=user, channel_id=channel, cadence=cadence)
+            else:
+                raise FlowError(f"`{sub}` is not a /case sub-command.\n{case_help()}")
+        except FlowError as exc:
+            ack(text=f":warning: {exc}")
+            return
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not record /case %s", sub)
+            ack(text=":x: I could not record that (database unavailable). Please try again in a minute.")
+            return
+        ack(text=answer)
         svc.kick()

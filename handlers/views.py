@@ -1,15 +1,17 @@
-"""View submissions: the escalation modal."""
+"""View submissions: the escalation modal, and the customer-update modal of reminders."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import escalation_flow
+from bot import escalation_flow, update_flow
 from bot.blocks.escalate_modal import CALLBACK_ID, ModalContext, choice_view, read_modal
+from bot.blocks.reminders import LOG_UPDATE_VIEW
 from bot.blocks.replies import open_case_choice
 from bot.domain.cases import Origin
 from bot.domain.escalation import validate_request
@@ -48,6 +50,35 @@ def register(app: App, svc: Services) -> None:
             log.exception("could not record an escalation")
             ack(response_action="errors",
                 errors={"summary": "I could not record this (database unavailable). Please try again in a minute."})
+            return
+        ack()
+        svc.kick()
+
+    @app.view(LOG_UPDATE_VIEW)
+    def submit_update(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = (view.get("state") or {}).get("values") or {}
+        text = str(((values.get("text") or {}).get("value") or {}).get("value") or "").strip()
+        via = str((((values.get("via") or {}).get("value") or {}).get("selected_option") or {}).get("value") or "")
+        if not text:
+            ack(response_action="errors", errors={"text": "Say what the customer was told."})
+            return
+        try:
+            reminder_id = int(json.loads(view.get("private_metadata") or "{}")["reminder"])
+            with svc.db.transaction() as session:
+                case_id = update_flow.reminder_case_id(session, reminder_id)
+            # Keyed by the view: a modal submitted twice records one update.
+            update_flow.log_update(svc, user=body["user"]["id"], case_id=case_id, text=text, via=via or "other",
+                                   source="modal", delivery=f"view:{view['id']}")
+        except update_flow.FlowError as exc:
+            ack(response_action="errors", errors={"text": str(exc)})
+            return
+        except (KeyError, ValueError):
+            ack(response_action="errors", errors={"text": "This form is out of date; use the reminder's button again."})
+            return
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not record a customer update")
+            ack(response_action="errors",
+                errors={"text": "I could not record this (database unavailable). Please try again in a minute."})
             return
         ack()
         svc.kick()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.services import Services
 from jobs.outbox import RunReport, send_due
+from jobs.reminders import fire_reminders
 from storage.queries import forget_deliveries
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def housekeeping(svc: Services, now: datetime) -> int:
 
 
 # Jobs that decide what is due and write outbox rows; the outbox sender runs after them.
-JOBS: list[tuple[str, Job]] = [("housekeeping", housekeeping)]
+JOBS: list[tuple[str, Job]] = [("housekeeping", housekeeping), ("reminders", fire_reminders)]
 
 
 @dataclass

@@ -69,6 +69,9 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     next_update_due: Mapped[datetime | None] = mapped_column(index=True)
+    # what was agreed with the customer (/case cadence), else the severity's update_every
+    cadence_seconds: Mapped[int | None] = mapped_column(Integer)
+    last_customer_update_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
@@ -140,6 +143,51 @@ class OutboxItem(Base):
     result: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class CustomerUpdate(Base):
+    """The customer was told something: the cadence restarts here, and compliance is measured from here."""
+
+    __tablename__ = "customer_updates"
+    __table_args__ = (Index("ix_customer_updates_case_at", "case_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(String(30))  # email, call, chat, meeting, other, unspecified
+    source: Mapped[str] = mapped_column(String(30))  # command, modal, reaction, shortcut
+    due_at: Mapped[datetime | None]  # the update that was due when this one was made
+    on_time: Mapped[bool | None]
+
+
+class Reminder(Base):
+    """One step of a customer-update period: heads-up, overdue, escalation to advocates or leadership.
+
+    A period is (case, due_at). Steps are scheduled when the due time is set and claimed by the tick
+    when ``fire_at`` comes (the due scan uses ``ix_reminders_due``); ``key`` is also the outbox key and
+    travels in the posted message's metadata, so a step is posted once.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_due", "status", "fire_at"),
+        Index("ix_reminders_message", "channel_id", "message_ts"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime]
+    step: Mapped[str] = mapped_column(String(20))  # heads_up | overdue | repeat | escalate | leadership
+    fire_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))  # scheduled | fired | skipped | cancelled
+    channel_id: Mapped[str | None] = mapped_column(String(20))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    answer: Mapped[str | None] = mapped_column(String(20))  # updated | snoozed
+    answered_by: Mapped[str | None] = mapped_column(String(20))
+    answered_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class Delivery(Base):

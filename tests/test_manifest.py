@@ -23,6 +23,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views_publish": set(),
     "chat_getPermalink": set(),
     "chat_postMessage": {"chat:write"},
+    "chat_update": {"chat:write"},
     "conversations_create": {"channels:manage", "groups:write"},
     "conversations_invite": {"channels:manage", "groups:write"},
     "conversations_setTopic": {"channels:manage", "groups:write"},
@@ -34,6 +35,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users_info": {"users:read"},
     "usergroups_users_list": {"usergroups:read"},
 }
+# Events → the bot scopes Slack needs to deliver them.
+EVENT_SCOPES: dict[str, set[str]] = {"app_home_opened": set(), "reaction_added": {"reactions:read"}}
 
 
 def manifest() -> dict:
@@ -48,7 +51,9 @@ def test_scopes_are_exactly_those_the_code_uses() -> None:
     called = set(re.findall(r"\bclient\.([a-z]+_[A-Za-z_]+)\(", source()))
     unknown = called - set(METHOD_SCOPES)
     assert not unknown, f"add these Web API methods to METHOD_SCOPES: {unknown}"
-    needed = {"commands"} | set().union(*(METHOD_SCOPES[m] for m in called))
+    events = set(re.findall(r'\bapp\.event\("([^"]+)"\)', source()))
+    assert not events - set(EVENT_SCOPES), f"add these events to EVENT_SCOPES: {events - set(EVENT_SCOPES)}"
+    needed = {"commands"} | set().union(*(METHOD_SCOPES[m] for m in called), *(EVENT_SCOPES[e] for e in events))
     assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
 
 

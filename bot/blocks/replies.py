@@ -67,3 +67,14 @@ def usage_text(severities: list[str], departments: list[str]) -> str:
         f"({', '.join(severities)}), departments ({', '.join('+' + d for d in departments)}) and the "
         "revenue at risk ($12k). Type `/escalate` alone to fill in a form."
     )
+
+
+def case_help() -> str:
+    return (
+        "*`/case` — in a case channel*\n"
+        "• `/case update <what the customer was told>` — record a customer update (the cadence restarts)\n"
+        "• `/case cadence <duration>` — the update cadence agreed with the customer, e.g. `4h`, `1d`\n"
+        "• `/case help` — this help\n"
+        "Reminders in the channel take a :white_check_mark: (customer updated) or :zzz: (snooze 1h) "
+        "from the owner or an advocate."
+    )

@@ -14,8 +14,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import TeamConfig
+from bot.domain.cadence import start_period
 from bot.domain.customers import get_or_create_customer
 from bot.domain.escalation import EscalationRequest, route
+from bot.domain.records import add_event, enqueue
 from storage.models import Case, CaseDepartment, CaseEvent, Counter, OutboxItem
 
 # Each step and the step it needs first: the summary mentions heads only after they are invited
@@ -71,60 +73,6 @@ def choose_owner(session: Session, requester: str, advocates: Sequence[str]) -> 
     return min(advocates, key=lambda advocate: (counts.get(advocate, 0), list(advocates).index(advocate)))
 
 
-def add_event(
-    session: Session,
-    case: Case,
-    *,
-    at: datetime,
-    actor: str,
-    kind: str,
-    text: str | None = None,
-    permalink: str | None = None,
-    slack_ts: str | None = None,
-    data: dict[str, object] | None = None,
-) -> CaseEvent:
-    event = CaseEvent(
-        case_id=case.id,
-        at=at,
-        actor=actor,
-        kind=kind,
-        text=text,
-        permalink=permalink,
-        slack_ts=slack_ts,
-        data=data,
-    )
-    session.add(event)
-    return event
-
-
-def enqueue(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    now: datetime,
-    payload: dict[str, object] | None = None,
-    case_id: int | None = None,
-    after: OutboxItem | None = None,
-    due_at: datetime | None = None,
-) -> OutboxItem:
-    """Add a Slack effect to the outbox. Callers choose keys so that the same effect has one key."""
-    item = OutboxItem(
-        key=key,
-        kind=kind,
-        case_id=case_id,
-        after_id=after.id if after is not None else None,
-        payload=payload or {},
-        status="pending",
-        due_at=due_at or now,
-        attempts=0,
-        created_at=now,
-    )
-    session.add(item)
-    session.flush()
-    return item
-
-
 def open_case(
     session: Session,
     request: EscalationRequest,
@@ -160,7 +108,6 @@ def open_case(
         source_ts=origin.source_ts,
         created_at=now,
         updated_at=now,
-        next_update_due=now + config.update_every(severity),
     )
     case.customer = customer
     session.add(case)
@@ -185,6 +132,7 @@ def open_case(
             "impact": str(request.impact) if request.impact is not None else None,
         },
     )
+    start_period(session, case, now, config, now)
     steps: dict[str, OutboxItem] = {}
     for step, needs in SETUP_STEPS:
         if step == "case.bookmark_source" and not origin.source_ts:

@@ -292,6 +292,19 @@ class SlackDriver:
         return self._send(json.dumps(envelope), "application/json", timestamp=timestamp, signature=None,
                           extra=retry)
 
+    def react(self, user_id: str, channel_id: str, ts: str, name: str, *,
+              event_id: str | None = None) -> DriverResponse:
+        """A person adds a reaction: recorded in the stand-in, then ``reaction_added`` as Slack sends it."""
+        if self.standin is not None:
+            self.standin.add_reaction(channel_id, ts, user_id, name)
+            message = self.standin.message_json(channel_id, ts) or {}
+            item_user = message.get("user") or message.get("bot_id") or ""
+        else:
+            item_user = ""
+        return self.event({"type": "reaction_added", "user": user_id, "reaction": name, "item_user": item_user,
+                           "item": {"type": "message", "channel": channel_id, "ts": ts},
+                           "event_ts": self._action_ts()}, event_id=event_id)
+
     def message_shortcut(self, user_id: str, callback_id: str, *, channel_id: str,
                          message_ts: str) -> DriverResponse:
         message = self.standin.message_json(channel_id, message_ts) if self.standin else None

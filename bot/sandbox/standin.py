@@ -337,6 +337,20 @@ class SlackStandIn:
             self._messages[channel_id].append(message)
             return ts
 
+    def add_reaction(self, channel_id: str, ts: str, user: str, name: str) -> bool:
+        """A person reacts (the Web API here only speaks for the bot); False if they already had."""
+        with self._lock:
+            message = self._message(self._channels[channel_id], ts)
+            reaction = next((r for r in message.reactions if r["name"] == name), None)
+            if reaction is None:
+                reaction = {"name": name, "users": [], "count": 0}
+                message.reactions.append(reaction)
+            if user in reaction["users"]:
+                return False
+            reaction["users"].append(user)
+            reaction["count"] += 1
+            return True
+
     # ----------------------------------------------------------------- inspection
     @property
     def calls(self) -> list[Call]:

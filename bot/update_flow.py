@@ -1,0 +1,147 @@
+"""Customer updates and reminder answers, as handlers call them: find the case, authorize, change, say so.
+
+Each function is one short transaction (run before the ack: the person's action is recorded when
+Slack hears back) and returns the sentence to show that person; ``FlowError`` carries a refusal.
+The Slack effects (the channel's record, refreshed messages) are outbox rows, run after the ack.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.blocks.common import mention, slack_date
+from bot.domain.cadence import VIA, current, may_answer, record_customer_update, set_cadence, snooze, tomorrow_morning
+from bot.durations import format_duration
+from bot.escalation_flow import advocates
+from bot.services import Services
+from storage.models import Case, Reminder
+from storage.queries import claim_delivery
+
+DONE, SNOOZE = "white_check_mark", "zzz"
+
+
+class FlowError(Exception):
+    """Nothing changed; the message tells the person why and what to do instead."""
+
+
+def case_in_channel(session: Session, channel_id: str | None) -> Case | None:
+    if not channel_id:
+        return None
+    return session.scalar(select(Case).where(Case.channel_id == channel_id))
+
+
+def _case_here(session: Session, channel_id: str | None, usage: str) -> Case:
+    case = case_in_channel(session, channel_id)
+    if case is None:
+        raise FlowError(f"`{usage}` works in a case channel (#case-…); type it there.")
+    if not case.is_open:
+        raise FlowError(f"Case #{case.number} is {case.status}; reopen it first.")
+    return case
+
+
+def _due_line(case: Case) -> str:
+    return f"Next update due {slack_date(case.next_update_due)}." if case.next_update_due else ""
+
+
+def log_update(svc: Services, *, user: str, text: str, via: str, source: str, channel_id: str | None = None,
+               case_id: int | None = None, delivery: str | None = None) -> str:
+    """Record a customer update by ``user`` (anyone in the case channel), in the channel or for a case."""
+    if via not in (*VIA, "unspecified"):
+        raise FlowError(f"“{via}” is not a way of telling the customer; use one of {', '.join(VIA)}.")
+    now = svc.clock()
+    with svc.db.transaction(urgent=True) as session:
+        if delivery is not None and not claim_delivery(session, delivery, now):
+            return "That update is already recorded."
+        if case_id is not None:
+            case = session.get(Case, case_id)
+            if case is None or not case.is_open:
+                raise FlowError("That case is no longer open; the update was not recorded.")
+        else:
+            case = _case_here(session, channel_id, "/case update")
+        record_customer_update(session, case, by=user, text=text, via=via, source=source, at=now, config=svc.config)
+        return f":white_check_mark: Customer update recorded for case #{case.number}. {_due_line(case)}"
+
+
+def change_cadence(svc: Services, *, user: str, channel_id: str | None, cadence: timedelta) -> str:
+    """``/case cadence 4h``: what was agreed with the customer; the owner or an advocate may set it."""
+    team = advocates(svc)
+    now = svc.clock()
+    with svc.db.transaction(urgent=True) as session:
+        case = _case_here(session, channel_id, "/case cadence")
+        if not may_answer(user, case, team):
+            raise FlowError(f"Only the owner ({mention(case.owner_id)}) or an advocate can change the cadence.")
+        set_cadence(session, case, cadence, by=user, now=now, config=svc.config)
+        return (f":repeat: Case #{case.number} now updates the customer every {format_duration(cadence)}. "
+                f"{_due_line(case)}")
+
+
+def _reminder(session: Session, reminder_id: int) -> tuple[Reminder, Case]:
+    reminder = session.get(Reminder, reminder_id)
+    if reminder is None:
+        raise FlowError("That reminder no longer exists.")
+    return reminder, session.get_one(Case, reminder.case_id)
+
+
+def snooze_reminder(svc: Services, *, user: str, reminder_id: int, tomorrow: bool) -> str:
+    team = advocates(svc)
+    now = svc.clock()
+    with svc.db.transaction(urgent=True) as session:
+        reminder, case = _reminder(session, reminder_id)
+        if not may_answer(user, case, team):
+            raise FlowError(f"Only the owner ({mention(case.owner_id)}) or an advocate can snooze this reminder.")
+        if not current(reminder, case):
+            raise FlowError("This reminder was already answered.")
+        until = tomorrow_morning(case, now, svc.config) if tomorrow else now + timedelta(hours=1)
+        if not snooze(session, reminder, case, by=user, until=until, now=now):
+            raise FlowError("This reminder was already answered.")
+        return f":zzz: Snoozed until {slack_date(until)}. The update stays due {slack_date(reminder.due_at)}."
+
+
+def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str) -> str | None:
+    """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. What happened, or None.
+
+    Only the owner or an advocate counts (a head's ✅ is not a customer update); other reactions,
+    other messages and reminders already answered are ignored, so a second reaction has no effect.
+    """
+    name = reaction.split("::", 1)[0]  # skin tones ride along as +1::skin-tone-3
+    if name not in (DONE, SNOOZE):
+        return None
+    team = advocates(svc)  # before the transaction: never hold the database while Slack answers
+    now = svc.clock()
+    with svc.db.transaction(urgent=True) as session:
+        reminder = session.scalar(select(Reminder).where(Reminder.channel_id == channel_id,
+                                                         Reminder.message_ts == ts))
+        if reminder is None or reminder.step == "leadership":
+            return None
+        case = session.get_one(Case, reminder.case_id)
+        if not current(reminder, case):
+            return None
+        if not may_answer(user, case, team):
+            return None
+        if name == SNOOZE:
+            return "snoozed" if snooze(session, reminder, case, by=user, until=now + timedelta(hours=1),
+                                       now=now) else None
+        record_customer_update(session, case, by=user, text=None, via="unspecified", source="reaction", at=now,
+                               config=svc.config, announce=False)
+        return "updated"
+
+
+def reminder_case_id(session: Session, reminder_id: int) -> int:
+    return _reminder(session, reminder_id)[1].id
+
+
+def update_modal_context(reminder_id: int) -> str:
+    return json.dumps({"reminder": reminder_id})
+
+
+def case_of_reminder(svc: Services, reminder_id: int) -> Case:
+    with svc.db.transaction() as session:
+        _, case = _reminder(session, reminder_id)
+        if not case.is_open:
+            raise FlowError(f"Case #{case.number} is {case.status}; nothing is due.")
+        _ = case.customer
+        return case
