@@ -107,9 +107,20 @@ def print_routing(config: TeamConfig, route_text: str | None) -> None:
 
     print(f"timezone: {config.timezone}   case channels: {config.case_channels}")
     print(f"advocates: {', '.join(config.advocates)}")
+    from bot.durations import format_duration
+
     print("severities: " + ", ".join(
-        f"{name} (update every {s.update_every})" + (" [default]" if name == config.default_severity else "")
+        f"{name} (update every {format_duration(s.update_every)}{', business hours' if s.business_hours else ''})"
+        + (" [default]" if name == config.default_severity else "")
         for name, s in config.severities.items()))
+    hours, rules = config.business_hours, config.reminders
+    days = ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sorted(hours.days))
+    end = "24:00" if hours.end.hour == hours.end.minute == 0 else f"{hours.end:%H:%M}"
+    print(f"business hours: {days} {hours.start:%H:%M}-{end}"
+          f"   reminders: heads-up {format_duration(rules.remind_before)} before due, advocates "
+          + (f"{format_duration(rules.escalate_after)}" if rules.escalate_after else "one cadence (>= 1h)")
+          + f" after, leadership {format_duration(rules.leadership_after)} after"
+          + ("" if config.leadership_channel else " (no leadership_channel: not posted)"))
     print(f"{'department':<16} {'heads':<28} keywords")
     for name, department in config.departments.items():
         label = name + (" (triage)" if name == config.triage_department else "")
