@@ -68,8 +68,8 @@ def post_reminder(ctx: Services, item: Item) -> Done:
     if not channel:
         raise Skip("no channel to post in")
     team = advocates(ctx)
-    ts = post_once(ctx.client, item, channel=channel, text=reminder_text(reminder, case, team, item.now),
-                   blocks=reminder_blocks(reminder, case, team, item.now))
+    ts = post_once(ctx.client, item, channel=channel, text=reminder_text(reminder, case, team),
+                   blocks=reminder_blocks(reminder, case, team))
 
     def apply(session: Session) -> None:
         row = session.get_one(Reminder, reminder.id)
@@ -88,8 +88,8 @@ def refresh_reminder(ctx: Services, item: Item) -> Done:
         raise Skip("the reminder was never posted")
     team = advocates(ctx)
     ctx.client.chat_update(channel=reminder.channel_id, ts=reminder.message_ts,
-                           text=reminder_text(reminder, case, team, item.now),
-                           blocks=reminder_blocks(reminder, case, team, item.now, update))
+                           text=reminder_text(reminder, case, team),
+                           blocks=reminder_blocks(reminder, case, team, update))
     return Done()
 
 

@@ -6,7 +6,6 @@ Each is re-rendered from the reminder row, so once answered it shows who did wha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from bot.blocks.case_summary import case_title
@@ -20,13 +19,15 @@ LOG_UPDATE_VIEW = "log_update"
 VIA_LABELS = {"email": "Email", "call": "Phone call", "chat": "Chat", "meeting": "Meeting", "other": "Other"}
 
 
-def _since(case: Case) -> str:
+def _since(case: Case, reminder: Reminder) -> str:
+    if reminder.answered_at is not None:  # re-rendered after the answer: the outcome line says what happened
+        return ""
     if case.last_customer_update_at:
-        return f"last update {slack_date(case.last_customer_update_at)}"
-    return f"no update yet since the case was opened {slack_date(case.created_at)}"
+        return f" (last update {slack_date(case.last_customer_update_at)})"
+    return f" (no update yet since the case was opened {slack_date(case.created_at)})"
 
 
-def reminder_text(reminder: Reminder, case: Case, advocates: Sequence[str], now: datetime) -> str:
+def reminder_text(reminder: Reminder, case: Case, advocates: Sequence[str]) -> str:
     """The message text (and notification): who must act, what is due and since when."""
     customer = f"*{escape_mrkdwn(case.customer.name)}* (case #{case.number})"
     due = slack_date(reminder.due_at)
@@ -35,13 +36,13 @@ def reminder_text(reminder: Reminder, case: Case, advocates: Sequence[str], now:
                 f"update due {due} is still not made — owner {mention(case.owner_id)}, {channel_link(case.channel_id)}")
     if reminder.step == "escalate":
         team = " ".join(mention(a) for a in advocates if a != case.owner_id) or mention(case.owner_id)
-        return (f":rotating_light: {team} the customer update for {customer} is overdue since {due} "
-                f"({_since(case)}). Owner: {mention(case.owner_id)}.")
-    if now < reminder.due_at:
+        return (f":rotating_light: {team} the customer update for {customer} is overdue since {due}"
+                f"{_since(case, reminder)}. Owner: {mention(case.owner_id)}.")
+    if reminder.step == "heads_up" or (reminder.step == "repeat" and reminder.fire_at < reminder.due_at):
         return (f":hourglass_flowing_sand: {mention(case.owner_id)} a customer update for {customer} is due "
-                f"{due} ({_since(case)}).")
-    return (f":alarm_clock: {mention(case.owner_id)} the customer update for {customer} is overdue since {due} "
-            f"({_since(case)}).")
+                f"{due}{_since(case, reminder)}.")
+    return (f":alarm_clock: {mention(case.owner_id)} the customer update for {customer} is overdue since {due}"
+            f"{_since(case, reminder)}.")
 
 
 def _outcome(reminder: Reminder, update: CustomerUpdate | None) -> str:
@@ -55,9 +56,9 @@ def _outcome(reminder: Reminder, update: CustomerUpdate | None) -> str:
     return ""
 
 
-def reminder_blocks(reminder: Reminder, case: Case, advocates: Sequence[str], now: datetime,
+def reminder_blocks(reminder: Reminder, case: Case, advocates: Sequence[str],
                     update: CustomerUpdate | None = None) -> list[Block]:
-    blocks = [section(reminder_text(reminder, case, advocates, now))]
+    blocks = [section(reminder_text(reminder, case, advocates))]
     if reminder.step == "leadership":
         return blocks
     outcome = _outcome(reminder, update)

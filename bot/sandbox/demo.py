@@ -27,6 +27,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.clock import FixedClock
 from bot.config import TeamConfig, load_config
+from bot.durations import format_duration
 from bot.sandbox.driver import DriverResponse, SlackDriver
 from bot.sandbox.standin import SlackStandIn
 from bot.services import Services
@@ -384,6 +385,35 @@ def slack_failure_recovered(sb: Sandbox) -> None:
     sb.out.print(f"(recovered: one summary in #{case.channel_name}, pinned)", 2)
 
 
+def reminder_answered(sb: Sandbox) -> None:
+    case = sb.case_of("Acme Corp")
+    check(case.next_update_due is not None, "the open case has no customer update due")
+    assert case.next_update_due is not None and case.channel_id is not None
+    wait = case.next_update_due - sb.clock()
+    report = tick(sb.svc, now=sb.clock.advance(seconds=wait.total_seconds()))
+    sb.out.print(f"(the clock moves {format_duration(wait)} on, to the update due for case #{case.number}: "
+                 f"the tick fires {report.jobs.get('reminders', 0)} reminder)", 2)
+    wait_for(lambda: outbox_quiet(read_outbox(sb.svc.db), sb.clock()), "the reminder")
+    sb.out.changes()
+    reminder = next((m for m in sb.standin.messages(case.channel_id) if m.bot_id and str(
+        ((m.metadata or {}).get("event_payload") or {}).get("key", "")).startswith("reminder:")), None)
+    check(reminder is not None, f"no reminder was posted in #{case.channel_name}")
+    assert reminder is not None
+    sb.out.print(f"{sb.out.name(case.owner_id)} called the customer, and reacts :white_check_mark: on the reminder")
+    sb.driver.react(case.owner_id, case.channel_id, reminder.ts, "white_check_mark")
+    edited = wait_for(lambda: next((m for m in sb.standin.messages(case.channel_id) if m.ts == reminder.ts
+                                    and "updated the customer" in str(m.blocks)), None), "the reminder to be updated")
+    sb.out.print(f"{sb.out.channel(case.channel_id)}: the reminder now reads:", 2)
+    sb.out.print(sb.out.show(edited.text, edited.blocks), 4)
+    after = sb.case_of("Acme Corp")
+    check(after.next_update_due == sb.clock() + sb.svc.config.update_every(after.severity),
+          "the cadence did not restart at the customer update")
+    assert after.next_update_due is not None
+    sb.out.print(f"(customer update recorded; the next one is due in "
+                 f"{format_duration(after.next_update_due - sb.clock())})", 2)
+    sb.out.changes()
+
+
 STORY: tuple[tuple[str, Callable[[Sandbox], None]], ...] = (
     ("A sales rep escalates in one line", text_escalation),
     ("An advocate escalates with the form", modal_escalation),
@@ -391,6 +421,7 @@ STORY: tuple[tuple[str, Callable[[Sandbox], None]], ...] = (
     ("A department that does not exist", bad_department),
     ("A second report for a customer with an open case", second_report),
     ("Slack fails while pinning; the tick recovers", slack_failure_recovered),
+    ("The customer update comes due; a reaction answers the reminder", reminder_answered),
 )
 
 
