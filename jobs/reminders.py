@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.blocks.case_summary import case_summary, summary_text
@@ -29,8 +29,8 @@ def fire_reminders(svc: Services, now: datetime) -> int:
     while True:
         with svc.db.transaction() as session:
             fired = fire_due(session, now, CLAIM_BATCH)
-            total += fired
-        if fired < CLAIM_BATCH:
+        total += fired.posted
+        if fired.claimed < CLAIM_BATCH:  # a full batch may have left more behind
             return total
 
 
@@ -72,9 +72,8 @@ def post_reminder(ctx: Services, item: Item) -> Done:
                    blocks=reminder_blocks(reminder, case, team))
 
     def apply(session: Session) -> None:
-        row = session.get_one(Reminder, reminder.id)
-        row.channel_id, row.message_ts = channel, ts
-        add_event(session, session.get_one(Case, case.id), at=item.now, actor="bot", kind="reminder_posted",
+        session.execute(update(Reminder).where(Reminder.id == reminder.id).values(channel_id=channel, message_ts=ts))
+        add_event(session, case, at=item.now, actor="bot", kind="reminder_posted",
                   slack_ts=ts, data={"step": reminder.step, "due_at": reminder.due_at.isoformat()})
 
     return Done({"channel": channel, "ts": ts}, apply)

@@ -18,6 +18,7 @@ from storage.queries import forget_deliveries
 log = logging.getLogger(__name__)
 
 Job = Callable[[Services, datetime], object]
+TICK_SEND_LIMIT = 5000
 
 
 def housekeeping(svc: Services, now: datetime) -> int:
@@ -47,5 +48,6 @@ def tick(svc: Services, now: datetime | None = None) -> TickReport:
         except Exception as exc:  # one broken job must not stop the others or the outbox
             log.exception("job %s failed", name)
             report.errors[name] = f"{type(exc).__name__}: {exc}"
-    report.outbox = send_due(svc, now=now, worker=svc.worker)
+    # Everything due, up to a bound that keeps one tick from running for ever under a flood.
+    report.outbox = send_due(svc, now=now, worker=svc.worker, limit=TICK_SEND_LIMIT)
     return report

@@ -298,3 +298,18 @@ def test_export_cases_as_json(at_t0: Bot, tmp_path: Any, team: dict[str, Any], d
     assert exported["customer_updates"] == [{"at": "2026-11-24T09:00:00Z", "by": "U01ADV", "text": "we are on it",
                                              "via": "call", "source": "command", "due_at": "2026-11-24T11:00:00Z",
                                              "on_time": True}]
+
+
+def test_one_tick_fires_everything_due_one_reminder_per_case_across_claim_batches(
+        at_t0: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jobs.reminders
+
+    monkeypatch.setattr(jobs.reminders, "CLAIM_BATCH", 2)  # smaller than the steps due per case
+    bot = at_t0
+    cases = [open_case(bot, f"Customer {n}: refund stuck p1") for n in range(3)]
+    run_tick(bot, hours=5)  # heads-up, overdue and escalate of every case are due
+    for case in cases:
+        assert steps(bot, case.channel_id) == ["escalate"]
+    with bot.db.transaction() as session:
+        left = session.scalars(select(Reminder.step).where(Reminder.status == "scheduled")).all()
+    assert sorted(left) == ["leadership"] * 3

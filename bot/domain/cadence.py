@@ -11,6 +11,7 @@ No Slack here: callers pass the session, the config and ``now``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -230,15 +231,31 @@ def claim_due(session: Session, now: datetime, limit: int = CLAIM_BATCH) -> list
     return list(session.scalars(select(Reminder).where(Reminder.id.in_(ids)).order_by(Reminder.case_id, Reminder.id)))
 
 
-def fire_due(session: Session, now: datetime, limit: int = CLAIM_BATCH) -> int:
-    """Claim due steps and write their posts to the outbox; returns how many will be posted."""
+@dataclass
+class Fired:
+    claimed: int = 0  # steps claimed in this batch (a full batch means more may be due)
+    posted: int = 0  # posts written to the outbox
+
+
+def fire_due(session: Session, now: datetime, limit: int = CLAIM_BATCH) -> Fired:
+    """Claim due steps and write their posts to the outbox."""
     claimed = claim_due(session, now, limit)
     by_case: dict[int, list[Reminder]] = {}
     for reminder in claimed:
         by_case.setdefault(reminder.case_id, []).append(reminder)
-    posted = 0
+    # A case's other due steps may lie beyond this batch's limit: take them too, so that the highest
+    # one is chosen among all of them (one reminder per overdue case after downtime).
+    if by_case:
+        rest = session.scalars(
+            select(Reminder).where(Reminder.case_id.in_(list(by_case)), Reminder.status == "scheduled",
+                                   Reminder.fire_at <= now).with_for_update(skip_locked=True))
+        for reminder in rest:
+            reminder.status = "fired"
+            by_case[reminder.case_id].append(reminder)
+    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(list(by_case))))}
+    fired = Fired(claimed=len(claimed))
     for case_id, reminders in by_case.items():
-        case = session.get(Case, case_id)
+        case = cases.get(case_id)
         live = []
         for reminder in reminders:
             if case is None or not reminds(case) or case.next_update_due != reminder.due_at:
@@ -247,12 +264,12 @@ def fire_due(session: Session, now: datetime, limit: int = CLAIM_BATCH) -> int:
                 reminder.status = "skipped"  # too late for a heads-up: the overdue reminder says it
             else:
                 live.append(reminder)
-        in_channel = sorted((r for r in live if r.step != "leadership"), key=lambda r: RANK[r.step.split("@")[0]])
+        in_channel = sorted((r for r in live if r.step != "leadership"), key=lambda r: (RANK[r.step], r.fire_at))
         for stale in in_channel[:-1]:
             stale.status = "skipped"
         for reminder in in_channel[-1:] + [r for r in live if r.step == "leadership"]:
             enqueue(session, key=reminder.key, kind="reminder.post", case_id=case_id,
                     payload={"reminder_id": reminder.id}, now=now)
-            posted += 1
+            fired.posted += 1
     session.flush()
-    return posted
+    return fired

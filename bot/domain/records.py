@@ -46,7 +46,13 @@ def enqueue(
     after: OutboxItem | None = None,
     due_at: datetime | None = None,
 ) -> OutboxItem:
-    """Add a Slack effect to the outbox. Callers choose keys so that the same effect has one key."""
+    """Add a Slack effect to the outbox. Callers choose keys so that the same effect has one key.
+
+    Rows are flushed together with the rest of the transaction (one batched INSERT), except when a
+    chained row needs the id of the one before it.
+    """
+    if after is not None and after.id is None:
+        session.flush()
     item = OutboxItem(
         key=key,
         kind=kind,
@@ -59,5 +65,4 @@ def enqueue(
         created_at=now,
     )
     session.add(item)
-    session.flush()
     return item
