@@ -11,7 +11,7 @@ Two figures, each with a baseline measured in the same run:
   Goal: the median of the large population at most 1.5 times that of the small one. The plan of the
   claiming statement, as the product sent it, is printed too.
 * delivery: ``--deliver`` cases with one due step each, every case channel in the stand-in with the bot a
-  member: the ticks it takes (each sends at most ``send_due``'s limit) and the time from the first call of
+  member: the ticks it takes (each sends at most ``TICK_SEND_LIMIT``) and the time from the first call of
   ``tick`` until every post is in the stand-in. The baseline: the same messages (text, blocks, metadata)
   posted again, bare, with the same client, into as many fresh channels.
 
@@ -60,7 +60,7 @@ from bot.settings import Settings, normalize_database_url
 from bot.slack_client import make_client
 from jobs.outbox import send_due
 from jobs.reminders import fire_reminders
-from jobs.tick import JOBS, tick
+from jobs.tick import JOBS, TICK_SEND_LIMIT, tick
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Case, CaseEvent, Counter, Customer, OutboxItem, Reminder
@@ -282,7 +282,7 @@ def one_tick(pop: Population, recorder: Recorder) -> Run:
             statements = recorder.count
         else:
             job(svc, T)
-    sent = send_due(svc, now=T, worker=svc.worker)
+    sent = send_due(svc, now=T, worker=svc.worker, limit=TICK_SEND_LIMIT)
     return Run(reminders, time.perf_counter() - started, fired, sent.done, statements)
 
 
