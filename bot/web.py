@@ -5,6 +5,7 @@ A plain WSGI router in front of Bolt's WSGI adapter, served by waitress (a produ
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -63,9 +64,9 @@ def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None 
 class HttpServer:
     """waitress in a background thread: ``run`` serves forever, tests and the sandbox stop it."""
 
-    def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 8) -> None:
-        # Listeners hand slow work to our own pools and wait only for one grouped insert, so a few
-        # threads keep up; more only fight over the interpreter lock (measured by bench/escalate.py).
+    def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
+        # Enough threads that a burst of requests does not queue behind busy ones (the tail of the
+        # ack latency), few enough not to fight over the interpreter lock (bench/escalate.py).
         self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot")
         self.thread: threading.Thread | None = None
         self._stopping = False
@@ -84,6 +85,10 @@ class HttpServer:
         return self
 
     def serve_forever(self) -> None:
+        # What exists when serving starts (the app, its config, SQLAlchemy's metadata and compiled
+        # statements) lives as long as the process: keep it out of every garbage collection, whose
+        # pauses would otherwise grow with it and land on whichever request is being answered.
+        gc.freeze()
         try:
             self.server.run()
         except (OSError, ValueError):
