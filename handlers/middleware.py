@@ -15,21 +15,18 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, svc: Services) -> None:
+    # One middleware for both (each one costs every request Bolt's argument building).
     @app.middleware
-    def count_in_flight(next: Callable[[], BoltResponse]) -> BoltResponse | None:
+    def in_flight_and_once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
         # Listeners run before the response (process_before_response): the count covers them.
         with svc.in_flight:
+            # Slack retries events it thinks we missed (x-slack-retry-num) and they carry the same
+            # event_id; slash commands and views are never retried and are deduped where they act.
+            event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+            if event_id:
+                with svc.db.transaction() as session:
+                    first = claim_delivery(session, f"event:{event_id}", svc.clock())
+                if not first:
+                    log.info("event %s already handled; acknowledging the retry", event_id)
+                    return BoltResponse(status=200, body="")
             return next()
-
-    @app.middleware
-    def dedupe_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        # Slack retries events it thinks we missed (x-slack-retry-num) and they carry the same
-        # event_id; slash commands and views are never retried and are deduped where they act.
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            with svc.db.transaction() as session:
-                first = claim_delivery(session, f"event:{event_id}", svc.clock())
-            if not first:
-                log.info("event %s already handled; acknowledging the retry", event_id)
-                return BoltResponse(status=200, body="")
-        return next()
