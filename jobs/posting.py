@@ -7,7 +7,6 @@ history before posting again — one ``conversations.history`` call, only on ret
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -16,14 +15,18 @@ from slack_sdk.errors import SlackApiError
 from jobs.outbox import Item
 
 METADATA_EVENT = "advocacy_outbox"
+RECONCILE_DEPTH = 200
 
 
-def find_posted(client: WebClient, channel: str, key: str, *, since: float) -> str | None:
-    """The ts of a message we already posted with ``key``, if any."""
+def find_posted(client: WebClient, channel: str, key: str) -> str | None:
+    """The ts of a message we already posted with ``key``, if any, among the channel's latest messages.
+
+    No ``oldest`` bound from our clock: Slack stamps messages with its own time, and ours may be
+    ahead of it (clock skew, ``tick --now`` in the future, the sandbox's clock): the post we look for
+    must not be filtered out. A case channel's last 200 messages reach back past any retry window.
+    """
     try:
-        response = client.conversations_history(
-            channel=channel, oldest=f"{since:.6f}", limit=100, include_all_metadata=True
-        )
+        response = client.conversations_history(channel=channel, limit=RECONCILE_DEPTH, include_all_metadata=True)
     except SlackApiError:
         return None  # cannot tell: post again rather than lose the message
     for message in response.get("messages") or []:
@@ -45,8 +48,7 @@ def post_once(
 ) -> str:
     """Post and return the message ts; on a retry, return the earlier post's ts if it landed."""
     if reconcile and item.attempts > 1 and not channel.startswith(("U", "W")):
-        since = (item.created_at - timedelta(minutes=1)).timestamp()
-        found = find_posted(client, channel, item.key, since=since)
+        found = find_posted(client, channel, item.key)
         if found:
             return found
     response = client.chat_postMessage(

@@ -313,3 +313,46 @@ def test_one_tick_fires_everything_due_one_reminder_per_case_across_claim_batche
     with bot.db.transaction() as session:
         left = session.scalars(select(Reminder.step).where(Reminder.status == "scheduled")).all()
     assert sorted(left) == ["leadership"] * 3
+
+
+def test_a_tick_killed_after_slack_accepted_the_post_posts_once(
+        at_t0: Bot, tmp_path: Any, team: dict[str, Any], database_url: str) -> None:
+    """A real `advocacy-bot tick` process dies after Slack accepted the reminder but before it recorded it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.cli_helpers import bot_env, cli, write_config
+    from tests.conftest import BOT_TOKEN
+
+    bot = at_t0
+    case = open_case(bot)
+    env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=bot.standin.api_url, DATABASE_URL=database_url,
+                  ADVOCACY_CONFIG=str(write_config(tmp_path / "advocacy.yaml", team)))
+    due = T0 + timedelta(hours=2)
+    bot.standin.fail("chat.postMessage", delay=5)  # Slack posts, but the answer comes too late
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "tick", "--now", due.isoformat()], env=env,
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: any(i.kind == "reminder.post" and i.lease_owner for i in outbox(bot.db)), timeout=30,
+                   message="the reminder post to be claimed")
+        import time
+
+        time.sleep(2)  # the claimed row's post is then on its way (Slack answers it after 5 s)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    wait_until(lambda: posts(bot, case.channel_id), message="Slack to finish the post after all")
+
+    # Within the lease nobody takes the row over; after it, the retry finds the post instead of doubling it.
+    assert cli("tick", "--now", (due + timedelta(minutes=1)).isoformat(), env=env, cwd=tmp_path).returncode == 0
+    assert len(posts(bot, case.channel_id)) == 1
+    result = cli("tick", "--now", (due + timedelta(minutes=3)).isoformat(), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert steps(bot, case.channel_id) == ["overdue"]
+    [item] = [i for i in outbox(bot.db) if i.kind == "reminder.post"]
+    assert item.status == "done" and item.attempts == 2
+    with bot.db.transaction() as session:
+        reminder = session.scalar(select(Reminder).where(Reminder.step == "overdue"))
+        assert reminder is not None and reminder.message_ts == posts(bot, case.channel_id)[0].ts
