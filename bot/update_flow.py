@@ -48,17 +48,17 @@ def _due_line(case: Case) -> str:
 
 
 def log_update(svc: Services, *, user: str, text: str, via: str, source: str, channel_id: str | None = None,
-               case_id: int | None = None, delivery: str | None = None) -> str:
-    """Record a customer update by ``user`` (anyone in the case channel), in the channel or for a case."""
+               reminder_id: int | None = None, delivery: str | None = None) -> str:
+    """Record a customer update by ``user`` (anyone in the case channel), in the channel or from a reminder."""
     if via not in (*VIA, "unspecified"):
         raise FlowError(f"“{via}” is not a way of telling the customer; use one of {', '.join(VIA)}.")
     now = svc.clock()
     with svc.db.transaction(urgent=True) as session:
         if delivery is not None and not claim_delivery(session, delivery, now):
             return "That update is already recorded."
-        if case_id is not None:
-            case = session.get(Case, case_id)
-            if case is None or not case.is_open:
+        if reminder_id is not None:
+            _, case = _reminder(session, reminder_id)
+            if not case.is_open:
                 raise FlowError("That case is no longer open; the update was not recorded.")
         else:
             case = _case_here(session, channel_id, "/case update")
@@ -128,10 +128,6 @@ def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, re
         record_customer_update(session, case, by=user, text=None, via="unspecified", source="reaction", at=now,
                                config=svc.config, announce=False)
         return "updated"
-
-
-def reminder_case_id(session: Session, reminder_id: int) -> int:
-    return _reminder(session, reminder_id)[1].id
 
 
 def update_modal_context(reminder_id: int) -> str:

@@ -64,11 +64,9 @@ def register(app: App, svc: Services) -> None:
             return
         try:
             reminder_id = int(json.loads(view.get("private_metadata") or "{}")["reminder"])
-            with svc.db.transaction() as session:
-                case_id = update_flow.reminder_case_id(session, reminder_id)
             # Keyed by the view: a modal submitted twice records one update.
-            update_flow.log_update(svc, user=body["user"]["id"], case_id=case_id, text=text, via=via or "other",
-                                   source="modal", delivery=f"view:{view['id']}")
+            update_flow.log_update(svc, user=body["user"]["id"], reminder_id=reminder_id, text=text,
+                                   via=via or "other", source="modal", delivery=f"view:{view['id']}")
         except update_flow.FlowError as exc:
             ack(response_action="errors", errors={"text": str(exc)})
             return
