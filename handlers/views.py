@@ -18,6 +18,7 @@ from bot.domain.escalation import validate_request
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+DATABASE_DOWN = "I could not record this (database unavailable). Please try again in a minute."
 
 
 def register(app: App, svc: Services) -> None:
@@ -48,8 +49,7 @@ def register(app: App, svc: Services) -> None:
             escalation_flow.request_case(svc, request, origin, key=f"view:{view['id']}")
         except (SQLAlchemyError, TimeoutError):
             log.exception("could not record an escalation")
-            ack(response_action="errors",
-                errors={"summary": "I could not record this (database unavailable). Please try again in a minute."})
+            ack(response_action="errors", errors={"summary": DATABASE_DOWN})
             return
         ack()
         svc.kick()
@@ -75,8 +75,7 @@ def register(app: App, svc: Services) -> None:
             return
         except (SQLAlchemyError, TimeoutError):
             log.exception("could not record a customer update")
-            ack(response_action="errors",
-                errors={"text": "I could not record this (database unavailable). Please try again in a minute."})
+            ack(response_action="errors", errors={"text": DATABASE_DOWN})
             return
         ack()
         svc.kick()
