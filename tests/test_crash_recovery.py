@@ -49,8 +49,8 @@ def test_killed_between_set_up_steps_then_resumed_by_tick(
         standin.fail("pins.add", delay=3)  # Slack pins, but the process dies before it hears back
         driver = SlackDriver(f"{url}/slack/events", signing_secret=SIGNING_SECRET, standin=standin)
         assert driver.command("U30REQ", "/escalate", "Acme: refund stuck p1").status == 200
-        wait_until(lambda: any(i.kind == "case.pin_summary" and i.lease_owner for i in outbox(db)),
-                   message="the pin to be in flight")
+        # The delayed pins.add has reached Slack (its fault is taken), not merely been claimed.
+        wait_until(lambda: not standin.faults_pending("pins.add"), timeout=30, message="the pin to be in flight")
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)

@@ -465,6 +465,11 @@ class SlackStandIn:
         with self._lock:
             self._faults.clear()
 
+    def faults_pending(self, method: str) -> int:
+        """Faults queued for ``method`` not yet taken: when it drops, a request has arrived and met one."""
+        with self._lock:
+            return len(self._faults.get(method, []))
+
     def _take_fault(self, method_name: str) -> Fault | None:
         with self._lock:
             for key in (method_name, "*"):
