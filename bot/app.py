@@ -34,6 +34,7 @@ def create_app(
     clock: Clock = system_clock,
 ) -> AdvocacyApp:
     import handlers  # registers effects and listeners only when an app is built
+    import jobs.case_room
     import jobs.case_setup
     import jobs.escalations
     import jobs.reminders  # noqa: F401 - registers the effects of escalations and reminders with the outbox

@@ -95,8 +95,9 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     now = parse_instant(args.now) if args.now else None
     report = tick(app.services, now)
     out = report.outbox
-    print(f"tick at {report.now.isoformat()}: reminders fired {report.jobs.get('reminders', 0)}; outbox done "
-          f"{out.done}, retried {out.retried}, failed {out.failed}, cancelled {out.cancelled}")
+    print(f"tick at {report.now.isoformat()}: reminders fired {report.jobs.get('reminders', 0)}; "
+          f"departments nudged {report.jobs.get('nudges', 0)}; outbox done {out.done}, retried {out.retried}, "
+          f"failed {out.failed}, cancelled {out.cancelled}")
     for name, error in report.errors.items():
         print(f"job {name} failed: {error}", file=sys.stderr)
     return 1 if report.errors else 0

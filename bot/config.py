@@ -67,7 +67,9 @@ class _Strict(BaseModel):
 
 class Department(_Strict):
     heads: list[UserOrGroupId] = Field(min_length=1)
+    deputies: list[UserOrGroupId] = []  # answer for the department as its heads do
     keywords: list[str] = []
+    respond_within: Duration = timedelta(hours=4)  # no reply in the case channel by then: one nudge
 
 
 class Severity(_Strict):
@@ -97,6 +99,11 @@ class TeamConfig(_Strict):
     case_channels: Literal["private", "public"] = "private"
     business_hours: BusinessHours = BusinessHours()
     reminders: Reminders = Reminders()
+    # categories offered in the resolve modal; recurrence is counted per customer and category
+    root_causes: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default=["product-defect", "process-gap", "human-error", "third-party", "communication", "other"],
+        min_length=1)
+    archive_on_close: bool = False  # /case close archives the case channel
 
     @field_validator("departments", "severities")
     @classmethod

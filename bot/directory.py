@@ -38,6 +38,13 @@ class Directory:
             )
         return self._identity
 
+    def permalink(self, channel: str, ts: str, thread_ts: str | None = None) -> str:
+        """A message's permalink in Slack's stable format, built from the workspace URL (one auth.test)."""
+        link = f"{self.identity().team_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+        if thread_ts and thread_ts != ts:
+            link += f"?thread_ts={thread_ts}&cid={channel}"
+        return link
+
     @property
     def identity_checked(self) -> bool:
         return self._identity is not None

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.common import mention, slack_date
 from bot.domain.cadence import VIA, current, may_answer, record_customer_update, set_cadence, snooze, tomorrow_morning
+from bot.domain.case_room import case_in_channel
 from bot.durations import format_duration
 from bot.escalation_flow import advocates
 from bot.services import Services
@@ -26,12 +27,6 @@ DONE, SNOOZE = "white_check_mark", "zzz"
 
 class FlowError(Exception):
     """Nothing changed; the message tells the person why and what to do instead."""
-
-
-def case_in_channel(session: Session, channel_id: str | None) -> Case | None:
-    if not channel_id:
-        return None
-    return session.scalar(select(Case).where(Case.channel_id == channel_id))
 
 
 def _case_here(session: Session, channel_id: str | None, usage: str) -> Case:

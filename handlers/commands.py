@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import escalation_flow
+from bot import case_flow, escalation_flow
+from bot.blocks.case_room import timeline_blocks
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.blocks.replies import case_help, escalating_ack, usage_text
 from bot.domain.cadence import VIA
@@ -66,6 +68,16 @@ def register(app: App, svc: Services) -> None:
         ack(text=escalating_ack(request.customer or ""))
         svc.kick()
 
+    # /case sub-commands that change the case: (flow, what to type when the argument is missing)
+    changes: dict[str, tuple[Callable[..., str], str]] = {
+        "status": (case_flow.status, "`/case status investigating` (new, investigating, waiting-on-customer)"),
+        "owner": (case_flow.owner, "`/case owner @name`"),
+        "severity": (case_flow.severity, f"`/case severity {next(iter(config.severities))}`"),
+        "impact": (case_flow.impact, "`/case impact $12k`"),
+        "add": (case_flow.add_department, f"`/case add +{next(iter(config.departments))}`"),
+        "note": (case_flow.note, "`/case note Called the carrier, pickup tomorrow`"),
+    }
+
     @app.command("/case")
     def case(ack: Ack, command: dict[str, Any]) -> None:
         """Sub-commands about the case whose channel this is. Answers are ephemeral."""
@@ -90,6 +102,15 @@ def register(app: App, svc: Services) -> None:
                 except ValueError as exc:
                     raise FlowError(f"{exc}.") from None
                 answer = change_cadence(svc, user=user, channel_id=channel, cadence=cadence)
+            elif sub in changes:
+                flow, example = changes[sub]
+                if not rest:
+                    raise FlowError(f"`/case {sub}` needs a value: {example}.")
+                answer = flow(svc, user=user, channel_id=channel, value=rest)
+            elif sub == "timeline":
+                found, events = case_flow.timeline(svc, channel_id=channel)
+                ack(text=f"Case #{found.number}: the last {len(events)} events", blocks=timeline_blocks(found, events))
+                return
             else:
                 raise FlowError(f"`{sub}` is not a /case sub-command.\n{case_help()}")
         except FlowError as exc:

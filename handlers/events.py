@@ -1,4 +1,4 @@
-"""Events API: reactions on reminders; anything else subscribed is acknowledged, never answered 404.
+"""Events API: people's messages in case channels, reactions and pins; anything else is acknowledged.
 
 A 404 makes Slack retry the event and, if it keeps happening, disable the subscription.
 """
@@ -11,17 +11,53 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import update_flow
+from bot import case_flow, update_flow
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+# message subtypes written by people (others: joins, topic changes, bot posts, …)
+PEOPLE_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
+PUSHPIN = "pushpin"
 
 
 def register(app: App, svc: Services) -> None:
+    @app.event("message")
+    def message(event: dict[str, Any]) -> None:
+        """Only people's messages count: joins, topic changes, bot posts and unfurls are filtered out."""
+        subtype, channel = event.get("subtype"), event.get("channel")
+        if not channel:
+            return
+        if subtype == "message_changed":
+            changed = event.get("message") or {}
+            # a link preview changes the message without an "edited" mark; bots' edits are not people's
+            if "edited" in changed and not changed.get("bot_id") and changed.get("ts"):
+                case_flow.message_edited(svc, channel_id=channel, ts=changed["ts"], text=changed.get("text") or "")
+        elif subtype == "message_deleted":
+            if event.get("deleted_ts"):
+                case_flow.message_deleted(svc, channel_id=channel, ts=event["deleted_ts"])
+        elif subtype in PEOPLE_SUBTYPES and event.get("user") and not event.get("bot_id") and event.get("ts"):
+            answered = case_flow.message_posted(svc, user=event["user"], channel_id=channel, ts=event["ts"],
+                                                thread_ts=event.get("thread_ts"), text=event.get("text") or "")
+            if answered:
+                log.info("departments %s answered in %s", ",".join(answered), channel)
+                svc.kick()
+
+    @app.event("pin_added")
+    def pin_added(event: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        ts = (item.get("message") or {}).get("ts")
+        channel = event.get("channel_id") or item.get("channel")
+        if item.get("type") == "message" and channel and ts and event.get("user"):
+            case_flow.key_moment(svc, user=event["user"], channel_id=channel, ts=ts, how="pin")
+
     @app.event("reaction_added")
     def reaction_added(event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
+            return
+        if str(event.get("reaction") or "").split("::", 1)[0] == PUSHPIN:
+            case_flow.key_moment(svc, user=str(event.get("user")), channel_id=item["channel"], ts=item["ts"],
+                                 how="reaction")
             return
         outcome = update_flow.answer_by_reaction(svc, user=str(event.get("user")), channel_id=item["channel"],
                                                  ts=item["ts"], reaction=str(event.get("reaction") or ""))

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 from bot.services import Services
-from storage.queries import claim_delivery
+from storage.queries import claim_delivery, release_delivery
 
 log = logging.getLogger(__name__)
 
@@ -29,4 +29,9 @@ def register(app: App, svc: Services) -> None:
                 if not first:
                     log.info("event %s already handled; acknowledging the retry", event_id)
                     return BoltResponse(status=200, body="")
-            return next()
+            response = next()
+            if event_id and response is not None and response.status >= 500:
+                # the listener failed (database down): let Slack's retry in, or the event is lost
+                with svc.db.transaction() as session:
+                    release_delivery(session, f"event:{event_id}")
+            return response

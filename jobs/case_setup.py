@@ -206,6 +206,8 @@ def post_summary(ctx: Services, item: Item) -> Done:
     def apply(session: Session) -> None:
         row = session.get_one(Case, case.id)
         row.summary_ts = ts
+        for department in row.departments:  # the summary asks them: the nudge goes in its thread
+            department.ask_ts = department.ask_ts or ts
         add_event(session, row, at=item.now, actor="bot", kind="summary_posted", slack_ts=ts)
 
     return Done({"ts": ts}, apply)
@@ -231,8 +233,7 @@ def _permalink(ctx: Services, channel: str, ts: str) -> str:
         if slack_error(exc) not in {"channel_not_found", "message_not_found", "not_in_channel"}:
             raise
     # The bot may not see the source channel: Slack's permalink format is stable, build it.
-    base = ctx.directory.identity().team_url.rstrip("/")
-    return f"{base}/archives/{channel}/p{ts.replace('.', '')}"
+    return ctx.directory.permalink(channel, ts)
 
 
 @effect("case.bookmark_source", on_failure=report_failure)
@@ -267,7 +268,8 @@ def notify_requester(ctx: Services, item: Item) -> Done:
 def invite_users(ctx: Services, item: Item) -> Done:
     case = _case(ctx, item.case_id)
     bot = ctx.directory.identity().bot_user_id
-    invited, failed = _invite(ctx, _channel(case), [u for u in item.payload.get("users", []) if u != bot])
+    users = ctx.directory.expand(item.payload.get("users", []))  # heads may be user groups
+    invited, failed = _invite(ctx, _channel(case), [u for u in users if u != bot])
     return Done({"invited": invited, "failed": failed})
 
 

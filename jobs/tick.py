@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.services import Services
+from jobs.case_room import nudge_departments
 from jobs.outbox import RunReport, send_due
 from jobs.reminders import fire_reminders
 from storage.queries import forget_deliveries
@@ -28,7 +29,11 @@ def housekeeping(svc: Services, now: datetime) -> int:
 
 
 # Jobs that decide what is due and write outbox rows; the outbox sender runs after them.
-JOBS: list[tuple[str, Job]] = [("housekeeping", housekeeping), ("reminders", fire_reminders)]
+JOBS: list[tuple[str, Job]] = [
+    ("housekeeping", housekeeping),
+    ("reminders", fire_reminders),
+    ("nudges", nudge_departments),
+]
 
 
 @dataclass

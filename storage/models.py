@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -74,6 +80,17 @@ class Case(Base):
     last_customer_update_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # how it ended: required by the resolve modal, so the problem cannot happen again unseen
+    resolution: Mapped[str | None] = mapped_column(Text)
+    root_cause_category: Mapped[str | None] = mapped_column(String(60))
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    losses: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # the customer's, as they stated them
+    credits: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # credits we issued
+    # an earlier case of the same customer and root-cause category resolved within 90 days
+    recurrence_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", name="fk_cases_recurrence_of_id"), index=True)
+    channel_archived_at: Mapped[datetime | None]
+    reopened_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="cases", lazy="joined")
     departments: Mapped[list[CaseDepartment]] = relationship(
@@ -95,19 +112,35 @@ class CaseDepartment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     department: Mapped[str] = mapped_column(String(60))
-    heads: Mapped[list[Any]]  # user IDs at the time of asking, usergroups expanded
+    heads: Mapped[list[Any]]  # user or group IDs at the time of asking
+    deputies: Mapped[list[Any] | None]  # answer for the department as its heads do
     asked_at: Mapped[datetime]
+    ask_ts: Mapped[str | None] = mapped_column(String(32))  # the message asking them (its thread gets the nudge)
+    # first response: the first message in the case channel by a head or deputy
     answered_by: Mapped[str | None] = mapped_column(String(20))
     answered_at: Mapped[datetime | None]
+    nudge_at: Mapped[datetime | None] = mapped_column(index=True)  # asked_at + respond_within; cleared once nudged
+    nudged_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(back_populates="departments")
 
 
+_ONCE_PER_MESSAGE = "kind IN ('message', 'key_moment')"
+
+
 class CaseEvent(Base):
-    """The case timeline: everything that happened, who did it and when."""
+    """The case timeline: everything that happened, who did it and when.
+
+    People's messages in the case channel (``kind="message"``) and key moments are recorded once per
+    Slack message: a unique index on (kind, channel, ts) for those kinds makes a re-delivery a no-op.
+    """
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_case_events_case_at", "case_id", "at"),
+        Index("uq_case_events_message", "kind", "channel_id", "slack_ts", unique=True,
+              sqlite_where=sql_text(_ONCE_PER_MESSAGE), postgresql_where=sql_text(_ONCE_PER_MESSAGE)),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     at: Mapped[datetime]
@@ -116,7 +149,30 @@ class CaseEvent(Base):
     text: Mapped[str | None] = mapped_column(Text)
     permalink: Mapped[str | None] = mapped_column(Text)
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(20))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    edited_at: Mapped[datetime | None]
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     data: Mapped[dict[str, Any] | None]
+
+
+class PreventionAction(Base):
+    """What will stop the problem happening again: what, who, by when. Reminded to its owner when due."""
+
+    __tablename__ = "prevention_actions"
+    __table_args__ = (Index("ix_prevention_due", "status", "remind_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    what: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(20), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    remind_at: Mapped[datetime]  # the due date's business morning in the team's zone
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | reminded | done
+    reminded_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
 
 
 class OutboxItem(Base):
@@ -149,7 +205,11 @@ class CustomerUpdate(Base):
     """The customer was told something: the cadence restarts here, and compliance is measured from here."""
 
     __tablename__ = "customer_updates"
-    __table_args__ = (Index("ix_customer_updates_case_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_customer_updates_case_at", "case_id", "at"),
+        # a Slack message logged as an update ("Log as customer update") is recorded once
+        UniqueConstraint("case_id", "message_ts", name="uq_customer_updates_message"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     at: Mapped[datetime]
@@ -159,6 +219,7 @@ class CustomerUpdate(Base):
     source: Mapped[str] = mapped_column(String(30))  # command, modal, reaction, shortcut
     due_at: Mapped[datetime | None]  # the update that was due when this one was made
     on_time: Mapped[bool | None]
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # the message it was logged from, if any
 
 
 class Reminder(Base):

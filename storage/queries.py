@@ -32,3 +32,8 @@ def forget_deliveries(session: Session, before: datetime) -> int:
     """Slack stops retrying within an hour; keys older than that only take space."""
     result = session.execute(delete(Delivery).where(Delivery.received_at < before))
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def release_delivery(session: Session, key: str) -> None:
+    """The delivery was not handled after all (the listener failed): Slack's retry must get through."""
+    session.execute(delete(Delivery).where(Delivery.key == key))

@@ -36,7 +36,12 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "usergroups_users_list": {"usergroups:read"},
 }
 # Events → the bot scopes Slack needs to deliver them.
-EVENT_SCOPES: dict[str, set[str]] = {"app_home_opened": set(), "reaction_added": {"reactions:read"}}
+EVENT_SCOPES: dict[str, set[str]] = {
+    "app_home_opened": set(),
+    "reaction_added": {"reactions:read"},
+    "pin_added": {"pins:read"},
+    "message": {"channels:history", "groups:history"},  # message.channels and message.groups
+}
 
 
 def manifest() -> dict:
@@ -65,9 +70,9 @@ def test_commands_shortcuts_and_events_match_the_registered_listeners() -> None:
     )
     shortcut_ids = set(re.findall(r'CALLBACK_ID = "([^"]+)"', (ROOT / "handlers" / "shortcuts.py").read_text()))
     assert {s["callback_id"] for s in data["features"]["shortcuts"]} == shortcut_ids
-    assert set(data["settings"]["event_subscriptions"]["bot_events"]) == set(
-        re.findall(r'\bapp\.event\("([^"]+)"\)', code)
-    )
+    # message.channels and message.groups both arrive as "message" events
+    subscribed = {e.split(".")[0] for e in data["settings"]["event_subscriptions"]["bot_events"]}
+    assert subscribed == set(re.findall(r'\bapp\.event\("([^"]+)"\)', code))
     for command in data["features"]["slash_commands"]:
         assert command["should_escape"] is True  # mentions arrive as <@U…> and text entity-escaped
     settings = data["settings"]
@@ -89,4 +94,6 @@ def test_every_manifest_surface_is_answered(bot: Bot) -> None:
         response = bot.driver.message_shortcut("U30REQ", shortcut["callback_id"], channel_id="C0GENERAL", message_ts=ts)
         assert response.status == 200
     for event in data["settings"]["event_subscriptions"]["bot_events"]:
-        assert bot.driver.event({"type": event, "user": "U30REQ", "tab": "home"}).status == 200
+        fields = {"type": event.split(".")[0], "user": "U30REQ", "tab": "home", "channel": "C0GENERAL",
+                  "ts": ts, "text": "hello"}
+        assert bot.driver.event(fields).status == 200

@@ -144,11 +144,12 @@ def record_customer_update(
     at: datetime,
     config: TeamConfig,
     announce: bool = True,
+    message_ts: str | None = None,
 ) -> CustomerUpdate:
     """The customer was told something: record it, close the due period and start the next one."""
     due = case.next_update_due
     entry = CustomerUpdate(case_id=case.id, at=at, by=by, text=text, via=via, source=source, due_at=due,
-                           on_time=None if due is None else at <= due)
+                           on_time=None if due is None else at <= due, message_ts=message_ts)
     session.add(entry)
     event = add_event(session, case, at=at, actor=by, kind="customer_update", text=text,
                       data={"via": via, "source": source, "due_at": due.isoformat() if due else None})

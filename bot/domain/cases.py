@@ -56,6 +56,13 @@ def next_number(session: Session, name: str = "case") -> int:
     return int(value)
 
 
+def ask_department(config: TeamConfig, name: str, now: datetime) -> CaseDepartment:
+    """A department asked to act now: its heads and deputies, and when it is nudged if nobody answers."""
+    department = config.departments[name]
+    return CaseDepartment(department=name, heads=list(department.heads), deputies=list(department.deputies),
+                          asked_at=now, nudge_at=now + department.respond_within)
+
+
 def choose_owner(session: Session, requester: str, advocates: Sequence[str]) -> str:
     """The requester when they are an advocate, else the advocate with the fewest open cases.
 
@@ -113,9 +120,7 @@ def open_case(
     session.add(case)
     session.flush()
     for name in routed.departments:
-        case.departments.append(
-            CaseDepartment(department=name, heads=list(config.departments[name].heads), asked_at=now)
-        )
+        case.departments.append(ask_department(config, name, now))
     add_event(
         session,
         case,

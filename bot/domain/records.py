@@ -19,6 +19,8 @@ def add_event(
     text: str | None = None,
     permalink: str | None = None,
     slack_ts: str | None = None,
+    channel_id: str | None = None,
+    thread_ts: str | None = None,
     data: dict[str, object] | None = None,
 ) -> CaseEvent:
     event = CaseEvent(
@@ -29,7 +31,10 @@ def add_event(
         text=text,
         permalink=permalink,
         slack_ts=slack_ts,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
         data=data,
+        deleted=False,
     )
     session.add(event)
     return event

@@ -18,16 +18,23 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from bot.sandbox.standin import SlackStandIn, find_element
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Slack leaves these sequences alone when it entity-escapes user text (mentions, channels, links).
 _CONTROL_SEQUENCE = re.compile(r"(<(?:[@#!]|https?://|mailto:)[^<>]*>)")
+# A bare address a person types, which Slack turns into <https://...> (trailing punctuation left out).
+_BARE_URL = re.compile(r"(?:https?://|mailto:)[^\s<>|]*[^\s<>|.,;:!?)'\"]")
+_LINK = re.compile(r"<(https?://[^|>]+)(?:\|[^>]*)?>")
+_BROADCASTS = frozenset({"here", "channel", "everyone"})
+# What a message carries about its thread / reactions / pins later on, not when it is first posted.
+_LATER_KEYS = ("reply_count", "reply_users", "reply_users_count", "latest_reply", "reactions", "pinned_to")
 _TEXT_INPUTS = frozenset({"plain_text_input", "number_input", "email_text_input", "url_text_input"})
 # Element type -> (state key, is-multi) for the elements whose state is a plain id/date value.
 _PLAIN_SELECTIONS = {
@@ -63,6 +70,47 @@ def escape(text: str) -> str:
         part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         for i, part in enumerate(parts)
     )
+
+
+def linkify(text: str) -> str:
+    """What a Slack client sends for typed text: bare addresses become <https://...> links."""
+    parts = _CONTROL_SEQUENCE.split(text)
+    return "".join(part if i % 2 else _BARE_URL.sub(lambda m: f"<{m.group(0)}>", part)
+                   for i, part in enumerate(parts))
+
+
+def _rich_element(sequence: str) -> dict[str, Any]:
+    target, _, label = sequence[1:-1].partition("|")
+    if target.startswith("@"):
+        return {"type": "user", "user_id": target[1:]}
+    if target.startswith("#"):
+        return {"type": "channel", "channel_id": target[1:]}
+    if target.startswith("!"):
+        name = target[1:]
+        if name in _BROADCASTS:
+            return {"type": "broadcast", "range": name}
+        if name.startswith("subteam^"):
+            return {"type": "usergroup", "usergroup_id": name.removeprefix("subteam^")}
+        return {"type": "text", "text": label or sequence}
+    link: dict[str, Any] = {"type": "link", "url": target}
+    if label:
+        link["text"] = label
+    return link
+
+
+def rich_text(text: str) -> dict[str, Any]:
+    """The rich_text block a Slack client attaches to what a person types (``text`` unescaped, linkified)."""
+    elements = [_rich_element(part) if i % 2 else {"type": "text", "text": part}
+                for i, part in enumerate(_CONTROL_SEQUENCE.split(text)) if part]
+    return {"type": "rich_text", "block_id": secrets.token_urlsafe(3),
+            "elements": [{"type": "rich_text_section", "elements": elements}]}
+
+
+def link_preview(index: int, url: str) -> dict[str, Any]:
+    """The attachment Slack adds when it unfurls a plain web link (title/service: the host name)."""
+    host = urlsplit(url).hostname or url
+    return {"id": index, "from_url": url, "original_url": url, "fallback": f"{host}: {host}", "title": host,
+            "title_link": url, "service_name": host}
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -242,6 +290,36 @@ class SlackDriver:
     def _action_ts(self) -> str:
         return f"{self.clock():.6f}"
 
+    def _event_ts(self) -> str:
+        """A new Slack ts for something that happens now (the stand-in's clock when there is one)."""
+        return self.standin.next_ts() if self.standin else self._action_ts()
+
+    def _channel_type(self, channel_id: str) -> str:
+        """The Events API's channel_type: private channels are "group", DMs "im"."""
+        channel = self.standin.channel(channel_id) if self.standin else None
+        if channel is None:
+            return {"D": "im", "G": "group"}.get(channel_id[:1], "channel")
+        return "im" if channel.is_im else "group" if channel.is_private else "channel"
+
+    def _stored(self, channel_id: str, ts: str) -> dict[str, Any]:
+        message = self.standin.message_json(channel_id, ts) if self.standin else None
+        if message is None:
+            raise ValueError(f"the stand-in has no message {ts!r} in {channel_id!r}")
+        return message
+
+    def _permalink(self, channel_id: str, message: dict[str, Any]) -> str:
+        ts = str(message.get("ts") or "")
+        link = f"https://{self._domain()}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+        if message.get("thread_ts") and message["thread_ts"] != ts:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel_id}"
+        return link
+
+    def _message_event(self, channel_id: str, fields: dict[str, Any], *, event_id: str | None) -> DriverResponse:
+        """A ``message`` event: the fields, then channel, event_ts and channel_type as Slack orders them."""
+        event = {"type": "message", **fields, "channel": channel_id,
+                 "event_ts": fields.get("event_ts") or fields["ts"], "channel_type": self._channel_type(channel_id)}
+        return self.event(event, event_id=event_id)
+
     # ----------------------------------------------------------------- Slack requests
     def command(self, user_id: str, command: str, text: str = "", *, channel_id: str = "C0GENERAL",
                 channel_name: str = "general", timestamp: int | None = None,
@@ -304,6 +382,153 @@ class SlackDriver:
         return self.event({"type": "reaction_added", "user": user_id, "reaction": name, "item_user": item_user,
                            "item": {"type": "message", "channel": channel_id, "ts": ts},
                            "event_ts": self._action_ts()}, event_id=event_id)
+
+    # ----------------------------------------------------------------- people (and Slack) in channels
+    def say(self, user_id: str, channel_id: str, text: str, *, thread_ts: str | None = None,
+            event_id: str | None = None) -> tuple[str, DriverResponse]:
+        """A person posts ``text`` (a reply when ``thread_ts``): stored, then the ``message`` event.
+
+        The text is what they type: bare links are linkified and &, <, > entity-escaped like Slack does,
+        and it comes with the client's rich_text block.  Returns the new message's ts and the answer.
+        """
+        typed = linkify(text)
+        wire, block = escape(typed), rich_text(typed)
+        client_msg_id = str(uuid.uuid4())
+        parent_user: str | None = None
+        if self.standin is not None:
+            channel = self.standin.channel(channel_id)
+            if channel is None:
+                raise ValueError(f"the stand-in has no channel {channel_id!r}")
+            if channel.is_archived:
+                raise ValueError(f"#{channel.name} is archived: nobody can post there")
+            if thread_ts is not None:
+                # a reply to a reply lands in the same thread, as in Slack's clients
+                thread_ts = self._stored(channel_id, thread_ts).get("thread_ts") or thread_ts
+                parent_user = self._stored(channel_id, thread_ts).get("user")
+            ts = self.standin.add_message(channel_id, user_id, wire, blocks=[block], thread_ts=thread_ts,
+                                          client_msg_id=client_msg_id)
+        else:
+            ts = self._action_ts()
+        fields: dict[str, Any] = {"client_msg_id": client_msg_id, "text": wire, "user": user_id, "ts": ts,
+                                  "blocks": [block], "team": self.team_id}
+        if thread_ts is not None:
+            fields["thread_ts"] = thread_ts
+            if parent_user:
+                fields["parent_user_id"] = parent_user
+        return ts, self._message_event(channel_id, fields, event_id=event_id)
+
+    def _changed(self, channel_id: str, message: dict[str, Any], previous: dict[str, Any], ts: str, *,
+                 event_id: str | None) -> DriverResponse:
+        return self._message_event(channel_id, {"subtype": "message_changed", "message": message,
+                                                "previous_message": previous, "hidden": True, "ts": ts},
+                                   event_id=event_id)
+
+    def edit(self, user_id: str, channel_id: str, ts: str, text: str, *,
+             event_id: str | None = None) -> DriverResponse:
+        """A person edits their message: stored (with ``edited``), then ``message_changed``."""
+        typed = linkify(text)
+        wire, block = escape(typed), rich_text(typed)
+        if self.standin is not None:
+            previous = self._stored(channel_id, ts)
+            edit_ts = self.standin.edit_message(channel_id, ts, user_id, wire, blocks=[block])
+            message = self._stored(channel_id, ts)
+        else:
+            edit_ts = self._action_ts()
+            previous = {"type": "message", "text": "", "user": user_id, "ts": ts, "team": self.team_id}
+            message = {**previous, "text": wire, "blocks": [block], "edited": {"user": user_id, "ts": edit_ts}}
+        message.update(source_team=self.team_id, user_team=self.team_id)
+        return self._changed(channel_id, message, previous, edit_ts, event_id=event_id)
+
+    def unfurl(self, channel_id: str, ts: str, *, attachments: list[dict[str, Any]] | None = None,
+               event_id: str | None = None) -> DriverResponse:
+        """Slack adds link previews: ``message_changed`` with the same text plus attachments, not ``edited``.
+
+        ``attachments`` default to a plain preview of each link in the message.
+        """
+        if self.standin is None:
+            raise ValueError("unfurl needs the stand-in: the preview depends on the message's links")
+        previous = self._stored(channel_id, ts)
+        if attachments is None:
+            urls = list(dict.fromkeys(_LINK.findall(str(previous.get("text") or ""))))
+            if not urls:
+                raise ValueError(f"message {ts!r} has no link to unfurl")
+            attachments = [link_preview(i, url) for i, url in enumerate(urls, 1)]
+        self.standin.unfurl_message(channel_id, ts, attachments)
+        return self._changed(channel_id, self._stored(channel_id, ts), previous, self._event_ts(),
+                             event_id=event_id)
+
+    def delete(self, user_id: str, channel_id: str, ts: str, *, event_id: str | None = None) -> DriverResponse:
+        """A person deletes a message: removed from the stand-in, then ``message_deleted``."""
+        if self.standin is not None:
+            previous = self._stored(channel_id, ts)
+            self.standin.delete_message(channel_id, ts)
+        else:
+            previous = {"type": "message", "text": "", "user": user_id, "ts": ts, "team": self.team_id}
+        return self._message_event(channel_id, {"subtype": "message_deleted", "hidden": True,
+                                                "previous_message": previous, "deleted_ts": ts,
+                                                "ts": self._event_ts()}, event_id=event_id)
+
+    def join(self, user_id: str, channel_id: str, *, inviter: str | None = None,
+             event_id: str | None = None) -> DriverResponse:
+        """A person joins (``inviter``: was added by someone): a member now, and Slack's ``channel_join``."""
+        text = f"<@{user_id}> has joined the channel"
+        extra = {"inviter": inviter} if inviter else {}
+        if self.standin is not None:
+            if not self.standin.add_member(channel_id, user_id):
+                raise ValueError(f"{user_id} already is a member of {channel_id}")
+            ts = self.standin.add_message(channel_id, user_id, text, subtype="channel_join", extra=extra)
+        else:
+            ts = self._action_ts()
+        return self._message_event(channel_id, {"subtype": "channel_join", "ts": ts, "user": user_id,
+                                                "text": text, **extra}, event_id=event_id)
+
+    def set_topic(self, user_id: str, channel_id: str, topic: str, *,
+                  event_id: str | None = None) -> DriverResponse:
+        """A person sets the channel topic: stored, and Slack's ``channel_topic`` notice."""
+        topic = escape(topic)
+        text = f"set the channel topic: {topic}"
+        if self.standin is not None:
+            self.standin.set_topic(channel_id, user_id, topic)
+            ts = self.standin.add_message(channel_id, user_id, text, subtype="channel_topic",
+                                          extra={"topic": topic})
+        else:
+            ts = self._action_ts()
+        return self._message_event(channel_id, {"subtype": "channel_topic", "ts": ts, "user": user_id,
+                                                "text": text, "topic": topic}, event_id=event_id)
+
+    def pin(self, user_id: str, channel_id: str, ts: str, *, event_id: str | None = None) -> DriverResponse:
+        """A person pins a message: recorded in the stand-in, then ``pin_added``."""
+        if self.standin is not None:
+            if not self.standin.pin_as(channel_id, ts, user_id):
+                raise ValueError(f"message {ts!r} in {channel_id!r} already is pinned")
+            message = self._stored(channel_id, ts)
+            created = (self.standin.pin_info(channel_id, ts) or (int(self.clock()), user_id))[0]
+            pin_count = len(self.standin.pins(channel_id))
+        else:
+            message = {"type": "message", "ts": ts, "pinned_to": [channel_id]}
+            created, pin_count = int(self.clock()), 1
+        message.pop("metadata", None)
+        message["permalink"] = self._permalink(channel_id, message)
+        return self.event({
+            "type": "pin_added", "user": user_id, "channel_id": channel_id,
+            "item": {"type": "message", "created": created, "created_by": user_id, "channel": channel_id,
+                     "message": message},
+            "item_user": message.get("user") or "", "pin_count": pin_count,
+            "pinned_info": {"channel": channel_id, "pinned_by": user_id, "pinned_ts": created},
+            "event_ts": self._event_ts(),
+        }, event_id=event_id)
+
+    def echo(self, channel_id: str, ts: str, *, event_id: str | None = None) -> DriverResponse:
+        """The ``message`` event Slack sends the app for one of its own posts (bot_id, no subtype)."""
+        message = self._stored(channel_id, ts)
+        if not message.get("bot_id"):
+            raise ValueError(f"message {ts!r} in {channel_id!r} is not the bot's")
+        for key in _LATER_KEYS:
+            message.pop(key, None)
+        if message.get("thread_ts") == ts:
+            del message["thread_ts"]  # a thread parent: it had no thread when it was posted
+        message.pop("type")
+        return self._message_event(channel_id, {**message, "event_ts": ts}, event_id=event_id)
 
     def message_shortcut(self, user_id: str, callback_id: str, *, channel_id: str,
                          message_ts: str) -> DriverResponse:

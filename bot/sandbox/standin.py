@@ -118,6 +118,10 @@ class Message:
     edited: bool = False
     reactions: list[dict[str, Any]] = field(default_factory=list)
     edited_ts: str | None = None
+    subtype: str | None = None  # e.g. "channel_join", "channel_topic" (Slack's own notices)
+    client_msg_id: str | None = None  # set on what people type in a Slack client
+    attachments: list[dict[str, Any]] | None = None  # e.g. link previews (unfurls)
+    extra: dict[str, Any] | None = None  # subtype-specific fields (inviter, topic, ...)
 
 
 @dataclass
@@ -233,8 +237,11 @@ class SlackStandIn:
         app_id: str = "A0ADVOCACY",
         bot_name: str = "advocacy-bot",
         clock: Callable[[], float] = time.time,
+        bot_can_unarchive: bool = False,
     ) -> None:
         self.bot_token = bot_token
+        # Slack: bot tokens cannot unarchive conversations (they get not_in_channel); tests may lift that.
+        self.bot_can_unarchive = bot_can_unarchive
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = re.sub(r"[^a-z0-9-]", "", team_name.lower()) or "sandbox"
@@ -249,7 +256,7 @@ class SlackStandIn:
         self._usergroups: dict[str, tuple[str, list[str]]] = {}
         self._channels: dict[str, Channel] = {}
         self._messages: dict[str, list[Message]] = {}
-        self._pins: dict[str, list[tuple[str, int]]] = {}
+        self._pins: dict[str, list[tuple[str, int, str]]] = {}  # channel -> [(ts, created, pinned by)]
         self._bookmarks: dict[str, list[dict[str, Any]]] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._view_user: dict[str, str] = {}
@@ -329,11 +336,17 @@ class SlackStandIn:
 
     def add_message(self, channel_id: str, user: str, text: str, *,
                     blocks: list[dict[str, Any]] | None = None,
-                    thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
-        """Seed a message written by someone else (a human): the Web API here only speaks for the bot."""
+                    thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
+                    subtype: str | None = None, client_msg_id: str | None = None,
+                    extra: dict[str, Any] | None = None) -> str:
+        """Seed a message written by someone else (a human): the Web API here only speaks for the bot.
+
+        ``subtype``/``extra`` make one of Slack's own notices (``channel_join`` with ``inviter``, ...).
+        """
         with self._lock:
             ts = self._new_ts()
-            message = Message(ts, channel_id, user, None, text, blocks, thread_ts, metadata)
+            message = Message(ts, channel_id, user, None, text, blocks, thread_ts, metadata, subtype=subtype,
+                              client_msg_id=client_msg_id, extra=dict(extra) if extra else None)
             self._messages[channel_id].append(message)
             return ts
 
@@ -350,6 +363,84 @@ class SlackStandIn:
             reaction["users"].append(user)
             reaction["count"] += 1
             return True
+
+    def next_ts(self) -> str:
+        """A fresh Slack ts from the stand-in's clock (what Slack stamps an event with)."""
+        with self._lock:
+            return self._new_ts()
+
+    def _open_channel(self, channel_id: str) -> Channel:
+        """A channel people can still act in (Slack refuses it all in an archived channel)."""
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            raise SlackError("channel_not_found")
+        if channel.is_archived:
+            raise SlackError("is_archived")
+        return channel
+
+    def edit_message(self, channel_id: str, ts: str, user: str, text: str, *,
+                     blocks: list[dict[str, Any]] | None = None) -> str:
+        """A person edits their own message; returns the edit's ts (``edited.ts``, the event's ts).
+
+        ``blocks`` are the new blocks (a Slack client re-renders a person's rich_text from the text).
+        """
+        with self._lock:
+            message = self._message(self._open_channel(channel_id), ts)
+            if message.user != user or message.bot_id or message.subtype:
+                raise SlackError("cant_update_message")  # only the author can edit, and only their own words
+            message.text, message.blocks = text, blocks
+            message.edited, message.edited_ts = True, self._new_ts()
+            return message.edited_ts
+
+    def unfurl_message(self, channel_id: str, ts: str, attachments: list[dict[str, Any]]) -> None:
+        """Slack adds link previews to a message: attachments only, the message is not marked edited."""
+        with self._lock:
+            message = self._message(self._open_channel(channel_id), ts)
+            message.attachments = [*(message.attachments or []), *copy.deepcopy(attachments)]
+
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """A message is deleted (and so unpinned).  Its thread replies stay, as in Slack."""
+        with self._lock:
+            message = self._message(self._open_channel(channel_id), ts)
+            self._messages[channel_id].remove(message)
+            if channel_id in self._pins:
+                self._pins[channel_id] = [p for p in self._pins[channel_id] if p[0] != ts]
+
+    def add_member(self, channel_id: str, user: str) -> bool:
+        """A person joins (or is added to) a channel; False if they already were a member."""
+        with self._lock:
+            channel = self._open_channel(channel_id)
+            if channel.is_im:
+                raise SlackError("method_not_supported_for_channel_type")
+            if user in channel.members:
+                return False
+            channel.members.append(user)
+            return True
+
+    def set_topic(self, channel_id: str, user: str, topic: str) -> None:
+        """A person sets the channel topic."""
+        with self._lock:
+            channel = self._open_channel(channel_id)
+            if len(topic) > 250:
+                raise SlackError("too_long")
+            channel.topic, channel.topic_set = topic, (user, self._now())
+
+    def pin_as(self, channel_id: str, ts: str, user: str) -> bool:
+        """A person pins a message; False if it already was pinned."""
+        with self._lock:
+            channel = self._open_channel(channel_id)
+            message = self._message(channel, ts)
+            pins = self._pins.setdefault(channel.id, [])
+            if any(p[0] == message.ts for p in pins):
+                return False
+            pins.append((message.ts, self._now(), user))
+            return True
+
+    def pin_info(self, channel_id: str, ts: str) -> tuple[int, str] | None:
+        """(when, by whom) a message was pinned, None if it is not."""
+        with self._lock:
+            return next(((created, by) for pin_ts, created, by in self._pins.get(channel_id, [])
+                         if pin_ts == ts), None)
 
     # ----------------------------------------------------------------- inspection
     @property
@@ -386,7 +477,7 @@ class SlackStandIn:
 
     def pins(self, channel_id: str) -> list[str]:
         with self._lock:
-            return [ts for ts, _ in self._pins.get(channel_id, [])]
+            return [p[0] for p in self._pins.get(channel_id, [])]
 
     def bookmarks(self, channel_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -657,12 +748,22 @@ class SlackStandIn:
     def _message_json(self, m: Message, *, metadata: bool) -> dict[str, Any]:
         data: dict[str, Any] = {"type": "message", "text": m.text, "user": m.user, "ts": m.ts,
                                 "team": self.team_id}
+        if m.client_msg_id:
+            data["client_msg_id"] = m.client_msg_id
+        if m.subtype:
+            data["subtype"] = m.subtype
+            if m.subtype.startswith(("channel_", "group_")):
+                data.pop("team")  # Slack's notices (joins, topic changes) carry no team
+        if m.extra:
+            data.update(copy.deepcopy(m.extra))
         if m.bot_id:
             profile = {"id": m.bot_id, "app_id": self.app_id, "name": self._users[self.bot_user_id].name,
                        "deleted": False, "team_id": self.team_id}
             data.update(bot_id=m.bot_id, app_id=self.app_id, bot_profile=profile)
         if m.blocks is not None:
             data["blocks"] = m.blocks
+        if m.attachments:
+            data["attachments"] = m.attachments
         if m.thread_ts:
             data["thread_ts"] = m.thread_ts
             if m.thread_ts != m.ts:
@@ -677,7 +778,7 @@ class SlackStandIn:
             data["edited"] = {"user": m.user, "ts": m.edited_ts}
         if m.reactions:
             data["reactions"] = m.reactions
-        if any(ts == m.ts for ts, _ in self._pins.get(m.channel, [])):
+        if any(p[0] == m.ts for p in self._pins.get(m.channel, [])):
             data["pinned_to"] = [m.channel]
         if metadata and m.metadata:
             data["metadata"] = m.metadata
@@ -1006,6 +1107,28 @@ def _conversations_archive(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     return {}
 
 
+@method("conversations.unarchive")
+def _conversations_unarchive(s: SlackStandIn, a: _Args) -> dict[str, Any]:
+    """Slack documents a bug: bot tokens (xoxb) cannot unarchive; in practice they get ``not_in_channel``.
+
+    ``bot_can_unarchive`` lifts that (as a user token would): the channel is unarchived and the caller
+    added to it.
+    """
+    channel = s._conversation(a.text("channel"), member=False)
+    if channel.is_im:
+        raise SlackError("method_not_supported_for_channel_type")
+    if not channel.is_archived:
+        if s.bot_user_id not in channel.members:
+            raise SlackError("not_in_channel")
+        raise SlackError("not_archived")
+    if not s.bot_can_unarchive:
+        raise SlackError("not_in_channel")
+    channel.is_archived = False
+    if s.bot_user_id not in channel.members:
+        channel.members.append(s.bot_user_id)
+    return {}
+
+
 def _history(s: SlackStandIn, a: _Args, messages: list[Message], newest_first: bool) -> dict[str, Any]:
     oldest = _ts_key(a.text("oldest") or "0")
     latest = _ts_key(a.text("latest")) if a.text("latest") else None
@@ -1121,9 +1244,9 @@ def _pins_add(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     channel = s._conversation(a.text("channel"), writable=True)
     message = s._message(channel, a.need("timestamp", "no_item_specified"))
     pins = s._pins.setdefault(channel.id, [])
-    if any(ts == message.ts for ts, _ in pins):
+    if any(p[0] == message.ts for p in pins):
         raise SlackError("already_pinned")
-    pins.append((message.ts, s._now()))
+    pins.append((message.ts, s._now(), s.bot_user_id))
     return {}
 
 
@@ -1141,9 +1264,9 @@ def _pins_remove(s: SlackStandIn, a: _Args) -> dict[str, Any]:
 @method("pins.list")
 def _pins_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     channel = s._conversation(a.text("channel"))
-    items = [{"type": "message", "created": created, "created_by": s.bot_user_id, "channel": channel.id,
+    items = [{"type": "message", "created": created, "created_by": by, "channel": channel.id,
               "message": s._message_json(s._message(channel, ts), metadata=False)}
-             for ts, created in s._pins.get(channel.id, [])]
+             for ts, created, by in s._pins.get(channel.id, [])]
     return {"items": items}
 
 
