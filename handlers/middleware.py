@@ -29,9 +29,17 @@ def register(app: App, svc: Services) -> None:
                 if not first:
                     log.info("event %s already handled; acknowledging the retry", event_id)
                     return BoltResponse(status=200, body="")
-            response = next()
-            if event_id and response is not None and response.status >= 500:
-                # the listener failed (database down): let Slack's retry in, or the event is lost
+            return next()
+
+    @app.error
+    def release_failed_event(error: Exception, body: dict[str, Any]) -> None:
+        """A listener failed (database down…): Bolt answers 500 and Slack retries; let that retry in,
+        or the event would be lost to its own dedupe key."""
+        log.error("listener failed: %s: %s", type(error).__name__, error)
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            try:
                 with svc.db.transaction() as session:
                     release_delivery(session, f"event:{event_id}")
-            return response
+            except Exception:  # the database is what failed: the claim may not even exist
+                log.exception("could not release event %s for Slack's retry", event_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -20,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox.driver import SlackDriver, escape
-from bot.sandbox.standin import SlackStandIn
+from bot.sandbox.standin import SlackError, SlackStandIn
 
 SIGNING_SECRET = "sandbox-signing-secret"
 START = 1_732_350_000.0
@@ -468,6 +470,14 @@ def bolt(standin: SlackStandIn) -> Iterator[BoltApp]:
     def on_mention(event: dict[str, Any], request: Any) -> None:
         seen.received.append(("event", (event, request.headers.get("x-slack-retry-num"))))
 
+    @app.event("message")
+    def on_message(body: dict[str, Any]) -> None:
+        seen.received.append(("message", body))
+
+    @app.event("pin_added")
+    def on_pin(body: dict[str, Any]) -> None:
+        seen.received.append(("pin", body))
+
     @app.shortcut("make_case")
     def on_shortcut(ack: Any, shortcut: dict[str, Any]) -> None:
         ack()
@@ -591,3 +601,320 @@ def test_view_submission_built_from_the_stored_view(driver: SlackDriver, bolt: B
 
 def test_escape_spares_mentions_and_links() -> None:
     assert escape("a<b & <@U1|al> <https://x.y|x> <#C1>") == "a&lt;b &amp; <@U1|al> <https://x.y|x> <#C1>"
+
+
+# ============================================================== people's actions, as Slack delivers them
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def event_of(bolt: BoltApp, kind: str = "message") -> dict[str, Any]:
+    """The last event Bolt received of that kind (the whole envelope was signed and checked)."""
+    body = bolt.last(kind)
+    assert body["type"] == "event_callback" and body["team_id"] == "T0SANDBOX"
+    return dict(body["event"])
+
+
+def test_say_posts_and_sends_the_message_event(driver: SlackDriver, bolt: BoltApp, standin: SlackStandIn,
+                                               client: WebClient) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1", "U2"])
+    ts, answer = driver.say("U1", lobby, "Refund stuck & <@U2> see https://crm.example/42.")
+    assert answer.status == 200
+    event = event_of(bolt)
+    wire = "Refund stuck &amp; <@U2> see <https://crm.example/42>."
+    assert UUID.fullmatch(event.pop("client_msg_id"))
+    block = event.pop("blocks")[0]
+    assert event == {"type": "message", "text": wire, "user": "U1", "ts": ts, "team": "T0SANDBOX",
+                     "channel": lobby, "event_ts": ts, "channel_type": "channel"}
+    assert block["type"] == "rich_text" and block["block_id"]
+    assert block["elements"] == [{"type": "rich_text_section", "elements": [
+        {"type": "text", "text": "Refund stuck & "}, {"type": "user", "user_id": "U2"},
+        {"type": "text", "text": " see "}, {"type": "link", "url": "https://crm.example/42"},
+        {"type": "text", "text": "."}]}]
+    stored = client.conversations_history(channel=lobby)["messages"][0]
+    assert stored["text"] == wire and stored["user"] == "U1" and stored["blocks"] == [block]
+    assert "bot_id" not in stored and "subtype" not in stored
+
+    reply, _ = driver.say("U2", lobby, "On it", thread_ts=ts)
+    event = event_of(bolt)
+    assert event["thread_ts"] == ts and event["parent_user_id"] == "U1" and event["ts"] == reply
+    deeper, _ = driver.say("U1", lobby, "Thanks", thread_ts=reply)  # a reply to a reply: same thread
+    assert event_of(bolt)["thread_ts"] == ts and event_of(bolt)["parent_user_id"] == "U1"
+    assert [m.ts for m in standin.thread(lobby, ts)] == [ts, reply, deeper]
+
+    secret = standin.add_channel("secret", is_private=True, members=["U0BOT", "U1"])
+    driver.say("U1", secret, "psst", event_id="Ev0PSST")
+    assert event_of(bolt)["channel_type"] == "group" and bolt.last("message")["event_id"] == "Ev0PSST"
+
+
+def test_edit_sends_message_changed_with_edited(driver: SlackDriver, bolt: BoltApp, standin: SlackStandIn,
+                                                client: WebClient) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1", "U2"])
+    ts, _ = driver.say("U1", lobby, "Refund is 10 EUR")
+    original = event_of(bolt)
+    assert driver.edit("U1", lobby, ts, "Refund is 100 EUR").status == 200
+    event = event_of(bolt)
+    message, previous = event.pop("message"), event.pop("previous_message")
+    edit_ts = event["ts"]
+    assert edit_ts > ts
+    assert event == {"type": "message", "subtype": "message_changed", "hidden": True, "ts": edit_ts,
+                     "channel": lobby, "event_ts": edit_ts, "channel_type": "channel"}
+    assert message["edited"] == {"user": "U1", "ts": edit_ts}
+    assert message["text"] == "Refund is 100 EUR" and message["ts"] == ts and message["user"] == "U1"
+    assert message["client_msg_id"] == original["client_msg_id"]
+    assert message["blocks"][0]["elements"][0]["elements"] == [{"type": "text", "text": "Refund is 100 EUR"}]
+    assert previous["text"] == "Refund is 10 EUR" and previous["ts"] == ts and "edited" not in previous
+    assert previous["blocks"] == original["blocks"]
+    stored = client.conversations_history(channel=lobby)["messages"][0]
+    assert stored["text"] == "Refund is 100 EUR" and stored["edited"] == {"user": "U1", "ts": edit_ts}
+
+    reply, _ = driver.say("U2", lobby, "ok", thread_ts=ts)
+    driver.edit("U2", lobby, reply, "ok, done")
+    edited_reply = event_of(bolt)["message"]
+    assert edited_reply["thread_ts"] == ts and edited_reply["parent_user_id"] == "U1"
+
+    with pytest.raises(SlackError, match="cant_update_message"):  # only the author edits a message
+        driver.edit("U2", lobby, ts, "hijacked")
+    posted = client.chat_postMessage(channel=lobby, text="bot words")["ts"]
+    with pytest.raises(SlackError, match="cant_update_message"):
+        driver.edit("U1", lobby, posted, "hijacked")
+    assert standin.messages(lobby)[0].text == "Refund is 100 EUR"
+
+
+def test_unfurl_adds_attachments_without_an_edit(driver: SlackDriver, bolt: BoltApp, standin: SlackStandIn,
+                                                 client: WebClient) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1"])
+    ts, _ = driver.say("U1", lobby, "see https://crm.example/42 and <https://docs.example|the docs>")
+    assert driver.unfurl(lobby, ts).status == 200
+    event = event_of(bolt)
+    message, previous = event["message"], event["previous_message"]
+    assert event["subtype"] == "message_changed" and event["hidden"] is True and event["ts"] > ts
+    assert "edited" not in message and "attachments" not in previous
+    assert message["text"] == previous["text"] == "see <https://crm.example/42> and <https://docs.example|the docs>"
+    assert [(a["id"], a["from_url"], a["original_url"]) for a in message["attachments"]] == [
+        (1, "https://crm.example/42", "https://crm.example/42"), (2, "https://docs.example", "https://docs.example")]
+    assert message["attachments"][0]["service_name"] == "crm.example"
+    stored = client.conversations_history(channel=lobby)["messages"][0]
+    assert len(stored["attachments"]) == 2 and "edited" not in stored
+
+    custom = [{"id": 1, "from_url": "https://x.example", "title": "X", "fallback": "X"}]
+    plain, _ = driver.say("U1", lobby, "no link here")
+    with pytest.raises(ValueError, match="no link"):
+        driver.unfurl(lobby, plain)
+    driver.unfurl(lobby, plain, attachments=custom)
+    assert event_of(bolt)["message"]["attachments"] == custom
+
+
+def test_delete_removes_the_message_and_sends_message_deleted(driver: SlackDriver, bolt: BoltApp,
+                                                               standin: SlackStandIn, client: WebClient) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1"])
+    keep, _ = driver.say("U1", lobby, "keep me")
+    ts, _ = driver.say("U1", lobby, "oops, wrong channel")
+    driver.pin("U1", lobby, ts)
+    assert driver.delete("U1", lobby, ts, event_id="Ev0GONE").status == 200
+    event = event_of(bolt)
+    previous = event.pop("previous_message")
+    assert event == {"type": "message", "subtype": "message_deleted", "hidden": True, "deleted_ts": ts,
+                     "ts": event["ts"], "channel": lobby, "event_ts": event["ts"], "channel_type": "channel"}
+    assert event["ts"] > ts and bolt.last("message")["event_id"] == "Ev0GONE"
+    assert previous["ts"] == ts and previous["text"] == "oops, wrong channel" and previous["user"] == "U1"
+    assert [m.ts for m in standin.messages(lobby)] == [keep] and standin.pins(lobby) == []
+    assert [m["ts"] for m in client.conversations_history(channel=lobby)["messages"]] == [keep]
+    with pytest.raises(ValueError, match="no message"):
+        driver.delete("U1", lobby, ts)
+
+
+def test_join_and_topic_are_slack_notices(driver: SlackDriver, bolt: BoltApp, standin: SlackStandIn,
+                                          client: WebClient) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1"])
+    assert driver.join("U2", lobby).status == 200
+    event = event_of(bolt)
+    assert event == {"type": "message", "subtype": "channel_join", "ts": event["ts"], "user": "U2",
+                     "text": "<@U2> has joined the channel", "channel": lobby, "event_ts": event["ts"],
+                     "channel_type": "channel"}
+    assert standin.channel(lobby).members == ["U0BOT", "U1", "U2"]
+    notice = client.conversations_history(channel=lobby)["messages"][0]
+    assert notice["subtype"] == "channel_join" and notice["user"] == "U2" and "team" not in notice
+    with pytest.raises(ValueError, match="already"):
+        driver.join("U2", lobby)
+
+    secret = standin.add_channel("secret", is_private=True, members=["U0BOT", "U1"])
+    driver.join("U3", secret, inviter="U1")
+    event = event_of(bolt)
+    assert event["inviter"] == "U1" and event["channel_type"] == "group" and event["subtype"] == "channel_join"
+    assert client.conversations_history(channel=secret)["messages"][0]["inviter"] == "U1"
+
+    assert driver.set_topic("U1", lobby, "ACME refund <urgent>").status == 200
+    event = event_of(bolt)
+    assert event == {"type": "message", "subtype": "channel_topic", "ts": event["ts"], "user": "U1",
+                     "text": "set the channel topic: ACME refund &lt;urgent&gt;",
+                     "topic": "ACME refund &lt;urgent&gt;", "channel": lobby, "event_ts": event["ts"],
+                     "channel_type": "channel"}
+    topic = client.conversations_info(channel=lobby)["channel"]["topic"]
+    assert topic["value"] == "ACME refund &lt;urgent&gt;" and topic["creator"] == "U1"
+    assert topic["last_set"] == int(START)
+
+
+def test_pin_sends_pin_added(driver: SlackDriver, bolt: BoltApp, standin: SlackStandIn,
+                             client: WebClient) -> None:
+    case = client.conversations_create(name="case-8")["channel"]["id"]
+    client.conversations_invite(channel=case, users="U1")
+    ts = client.chat_postMessage(channel=case, text="Summary")["ts"]
+    assert driver.pin("U1", case, ts).status == 200
+    event = event_of(bolt, "pin")
+    item = event.pop("item")
+    message = item.pop("message")
+    assert event == {"type": "pin_added", "user": "U1", "channel_id": case, "item_user": "U0BOT",
+                     "pin_count": 1, "pinned_info": {"channel": case, "pinned_by": "U1", "pinned_ts": int(START)},
+                     "event_ts": event["event_ts"]}
+    assert item == {"type": "message", "created": int(START), "created_by": "U1", "channel": case}
+    assert message["ts"] == ts and message["text"] == "Summary" and message["bot_id"] == "B0BOT"
+    assert message["pinned_to"] == [case]
+    assert message["permalink"] == f"https://sandbox.slack.com/archives/{case}/p{ts.replace('.', '')}"
+    assert standin.pins(case) == [ts]
+    assert client.pins_list(channel=case)["items"][0]["created_by"] == "U1"
+    assert code(lambda: client.pins_add(channel=case, timestamp=ts)) == "already_pinned"
+    with pytest.raises(ValueError, match="already is pinned"):
+        driver.pin("U2", case, ts)
+
+    second, _ = driver.say("U1", case, "key fact")
+    driver.pin("U1", case, second)
+    assert event_of(bolt, "pin")["pin_count"] == 2 and event_of(bolt, "pin")["item_user"] == "U1"
+
+
+@dataclass
+class Inbox:
+    """A bare HTTP endpoint that keeps every JSON body it is sent (to see exactly what a driver sends)."""
+
+    url: str
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    received = Inbox(f"http://127.0.0.1:{server.server_address[1]}/slack/events")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+def test_echo_of_the_bots_own_post(driver: SlackDriver, bolt: BoltApp, standin: SlackStandIn,
+                                   client: WebClient, inbox: Inbox) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1"])
+    ts = client.chat_postMessage(channel=lobby, text="Reminder: please answer")["ts"]
+    driver.say("U1", lobby, "answering", thread_ts=ts)  # the post has a thread by now: not in its echo
+    assert driver.echo(lobby, ts).status == 200
+    assert "bot_id" not in event_of(bolt)  # Bolt drops the app's own messages before any listener
+
+    raw_driver = SlackDriver(inbox.url, signing_secret=SIGNING_SECRET, standin=standin)
+    raw_driver.echo(lobby, ts, event_id="Ev0ECHO")
+    body = inbox.bodies[-1]
+    event = body["event"]
+    profile = event.pop("bot_profile")
+    assert body["event_id"] == "Ev0ECHO" and body["authorizations"][0]["user_id"] == "U0BOT"
+    assert event == {"type": "message", "text": "Reminder: please answer", "user": "U0BOT", "ts": ts,
+                     "team": "T0SANDBOX", "bot_id": "B0BOT", "app_id": "A0ADVOCACY", "channel": lobby,
+                     "event_ts": ts, "channel_type": "channel"}
+    assert profile["id"] == "B0BOT" and profile["app_id"] == "A0ADVOCACY"
+    human, _ = driver.say("U1", lobby, "mine")
+    with pytest.raises(ValueError, match="not the bot's"):
+        driver.echo(lobby, human)
+
+
+def test_driver_without_a_standin_still_sends_slack_shapes(inbox: Inbox) -> None:
+    bare = SlackDriver(inbox.url, signing_secret=SIGNING_SECRET)
+    ts, answer = bare.say("U1", "G0SECRET", "hi", thread_ts="1.000001")
+    assert answer.status == 200
+    event = inbox.bodies[-1]["event"]
+    assert event["ts"] == ts and event["thread_ts"] == "1.000001" and event["channel_type"] == "group"
+    bare.edit("U1", "C0LOBBY", ts, "hello")
+    assert inbox.bodies[-1]["event"]["message"]["edited"]["user"] == "U1"
+    bare.delete("U1", "C0LOBBY", ts)
+    assert inbox.bodies[-1]["event"]["deleted_ts"] == ts
+    with pytest.raises(ValueError, match="stand-in"):
+        bare.unfurl("C0LOBBY", ts)
+
+
+# ============================================================== archived channels and unarchiving
+def test_archived_channel_refuses_writes(client: WebClient, standin: SlackStandIn) -> None:
+    channel = client.conversations_create(name="case-9")["channel"]["id"]
+    ts = client.chat_postMessage(channel=channel, text="summary")["ts"]
+    assert client.conversations_archive(channel=channel)["ok"]
+    assert standin.channel(channel).is_archived
+    assert code(lambda: client.conversations_archive(channel=channel)) == "already_archived"
+    assert code(lambda: client.chat_postMessage(channel=channel, text="x")) == "is_archived"
+    assert code(lambda: client.conversations_invite(channel=channel, users="U1")) == "is_archived"
+    assert code(lambda: client.pins_add(channel=channel, timestamp=ts)) == "is_archived"
+    assert code(lambda: client.reactions_add(channel=channel, timestamp=ts, name="eyes")) == "is_archived"
+    assert code(lambda: client.conversations_setTopic(channel=channel, topic="x")) == "is_archived"
+    # people cannot act there either
+    with pytest.raises(SlackError, match="is_archived"):
+        standin.pin_as(channel, ts, "U1")
+    with pytest.raises(SlackError, match="is_archived"):
+        standin.add_member(channel, "U1")
+
+
+def test_driver_refuses_people_posting_in_an_archived_channel(driver: SlackDriver,
+                                                              standin: SlackStandIn) -> None:
+    archived = standin.add_channel("old", members=["U0BOT", "U1"], is_archived=True)
+    with pytest.raises(ValueError, match="archived"):
+        driver.say("U1", archived, "hello?")
+    assert standin.messages(archived) == []
+
+
+def test_bot_token_cannot_unarchive(client: WebClient, standin: SlackStandIn) -> None:
+    channel = client.conversations_create(name="case-10", is_private=True)["channel"]["id"]
+    client.conversations_archive(channel=channel)
+    assert code(lambda: client.conversations_unarchive(channel=channel)) == "not_in_channel"
+    assert standin.channel(channel).is_archived
+    assert code(lambda: client.conversations_unarchive(channel="C404")) == "channel_not_found"
+    client.chat_postMessage(channel="U1", text="hi")
+    dm = standin.dm_channel("U1") or ""
+    assert code(lambda: client.conversations_unarchive(channel=dm)) == "method_not_supported_for_channel_type"
+    live = client.conversations_create(name="case-11")["channel"]["id"]
+    assert code(lambda: client.conversations_unarchive(channel=live)) == "not_archived"
+    lobby = standin.add_channel("lobby", members=["U1"])
+    assert code(lambda: client.conversations_unarchive(channel=lobby)) == "not_in_channel"
+
+
+def test_unarchive_when_allowed(client: WebClient, standin: SlackStandIn) -> None:
+    assert SlackStandIn(bot_can_unarchive=True).bot_can_unarchive
+    channel = client.conversations_create(name="case-12")["channel"]["id"]
+    client.conversations_archive(channel=channel)
+    standin.bot_can_unarchive = True
+    assert client.conversations_unarchive(channel=channel)["ok"]
+    assert not standin.channel(channel).is_archived
+    assert code(lambda: client.conversations_unarchive(channel=channel)) == "not_archived"
+    assert client.chat_postMessage(channel=channel, text="reopened")["ok"]
+    old = standin.add_channel("old", members=["U1"], is_archived=True)  # the caller is added, as in Slack
+    assert client.conversations_unarchive(channel=old)["ok"]
+    assert standin.channel(old).members == ["U1", "U0BOT"]
+
+
+def test_people_helpers(standin: SlackStandIn) -> None:
+    lobby = standin.add_channel("lobby", members=["U0BOT", "U1"])
+    ts = standin.add_message(lobby, "U1", "hello")
+    edited = standin.edit_message(lobby, ts, "U1", "hello there")
+    message = standin.messages(lobby)[0]
+    assert message.text == "hello there" and message.edited and message.edited_ts == edited
+    with pytest.raises(SlackError, match="cant_update_message"):
+        standin.edit_message(lobby, ts, "U2", "not mine")
+    assert standin.add_member(lobby, "U2") and not standin.add_member(lobby, "U2")
+    assert standin.pin_as(lobby, ts, "U2") and not standin.pin_as(lobby, ts, "U1")
+    assert standin.pin_info(lobby, ts) == (int(START), "U2")
+    standin.delete_message(lobby, ts)
+    assert standin.messages(lobby) == [] and standin.pins(lobby) == [] and standin.pin_info(lobby, ts) is None
+    with pytest.raises(SlackError, match="message_not_found"):
+        standin.delete_message(lobby, ts)
