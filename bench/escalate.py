@@ -1,9 +1,9 @@
 """Benchmark ``/escalate``: how fast the real bot acks, next to a no-op Bolt app behind the same server.
 
 Both targets are served by ``bot.web.HttpServer`` (waitress), each in its own process as in production,
-and talk to the local Slack stand-in, which runs in this process with the clients (Slack's side). The
-load comes from ``--concurrency`` client threads sending signed text commands over plain, keep-alive-free
-HTTP; each names a new customer, so every request opens a case. The targets take turns, burst by burst
+and talk to the local Slack stand-in, which runs in this process (Slack's side). The load comes from
+``--concurrency`` client threads, in a process of their own, sending signed text commands over plain,
+keep-alive-free HTTP; each names a new customer, so every request opens a case. The targets take turns, burst by burst
 (``--rounds``), so that a slow moment of the machine falls on both; each burst starts from quiet (the
 real bot's earlier set-ups finished). The figures:
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import logging
 import math
 import os
@@ -115,9 +116,31 @@ def send(url: str, customer: str, request: Request) -> Sent:
     return Sent(customer, started, time.perf_counter() - begin, status)
 
 
-def fire(url: str, customers: Sequence[str], requests: Sequence[Request], concurrency: int) -> list[Sent]:
+def fire_here(url: str, customers: Sequence[str], requests: Sequence[Request], concurrency: int) -> list[Sent]:
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="client") as pool:
         return list(pool.map(lambda pair: send(url, *pair), zip(customers, requests, strict=True)))
+
+
+def fire(url: str, customers: Sequence[str], requests: Sequence[Request], concurrency: int) -> list[Sent]:
+    """Send from a client process of its own, as Slack's deliveries come from elsewhere.
+
+    In this process the clients' timing threads would share the GIL with the stand-in, which is busy
+    answering the real bot's after-ack calls (never the no-op's): that would bill Slack's side to the bot.
+    """
+    job = {"url": url, "concurrency": concurrency,
+           "requests": [[c, body.decode(), headers] for c, (body, headers) in zip(customers, requests, strict=True)]}
+    done = subprocess.run([sys.executable, __file__, "--fire"], input=json.dumps(job), capture_output=True,
+                          text=True, check=True)
+    return [Sent(*row) for row in json.loads(done.stdout)]
+
+
+def fire_from_stdin() -> int:
+    job = json.load(sys.stdin)
+    customers = [c for c, _, _ in job["requests"]]
+    requests = [(body.encode(), headers) for _, body, headers in job["requests"]]
+    sent = fire_here(job["url"], customers, requests, job["concurrency"])
+    json.dump([[s.customer, s.started, s.latency, s.status] for s in sent], sys.stdout)
+    return 0
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -275,10 +298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=20, help="client threads sending at once")
     parser.add_argument("--postgres", metavar="URL", help="run the real bot on this PostgreSQL database")
     parser.add_argument("--serve", choices=["noop", "real"], help=argparse.SUPPRESS)  # the child processes
+    parser.add_argument("--fire", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fire:
+        return fire_from_stdin()
     if args.serve:
         return serve_forever(args.serve, args.port, args.api_url, args.database_url)
     logging.basicConfig(level=logging.WARNING)  # the bot logs every case at INFO; figures are the output
