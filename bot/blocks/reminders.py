@@ -98,7 +98,7 @@ def log_update_modal(case: Case, metadata: str) -> dict[str, Any]:
 
 def update_posted(update: CustomerUpdate, case: Case) -> str:
     """The channel's record of a customer update, with the next due time."""
-    via = VIA_LABELS.get(update.via, update.via).lower()
+    via = f" ({VIA_LABELS[update.via].lower()})" if update.via in VIA_LABELS else ""
     said = f"\n>{truncate(escape_mrkdwn(update.text), 2500)}" if update.text else ""
     due = f" Next update due {slack_date(case.next_update_due)}." if case.next_update_due else ""
-    return f":mega: {mention(update.by)} updated the customer ({via}).{said}\n{due}".rstrip()
+    return f":mega: {mention(update.by)} updated the customer{via}.{said}\n{due}".rstrip()

@@ -35,6 +35,7 @@ from bot.settings import Settings
 from bot.slack_client import make_client
 from bot.web import HttpServer, make_wsgi
 from handlers.shortcuts import CALLBACK_ID as SHORTCUT_CALLBACK_ID
+from handlers.shortcuts import LOG_UPDATE_CALLBACK_ID
 from jobs.case_setup import STEP_NAMES
 from jobs.tick import tick
 from storage.db import Database
@@ -154,6 +155,8 @@ class Transcript:
             elif kind == "input":
                 value = prefilled({"blocks": [block]}).get(block["block_id"], "")
                 lines.append(f"{block['label']['text']}: [{shown(value)}]")
+            elif kind == "rich_text":  # what people type: the text says the same
+                lines.append(self.render(text or ""))
         return "\n".join(lines)
 
     def acts(self, user: str, what: str) -> None:
@@ -414,6 +417,41 @@ def reminder_answered(sb: Sandbox) -> None:
     sb.out.changes()
 
 
+def case_room(sb: Sandbox) -> None:
+    """The head answers in the summary's thread; the advocate logs that reply as the customer update."""
+    case = sb.case_of("Acme Corp")
+    channel = case.channel_id or ""
+    head = next((h for d in case.departments for h in d.heads if h != case.owner_id), case.owner_id)
+    sb.out.print(f"{sb.out.name(head)} replies in the thread of the pinned summary")
+    sb.clock.advance(minutes=10)
+    reply = ""
+
+    def answer() -> None:
+        nonlocal reply
+        reply, _ = sb.driver.say(head, channel, "Found it: the upgrade re-ran the invoice job. Refund issued, "
+                                                "3-5 days.", thread_ts=case.summary_ts)
+
+    sb.settle(answer, "the summary to show the answer")
+    answered = [d for d in sb.case_of("Acme Corp").departments if d.answered_by == head]
+    check(answered, f"{sb.out.name(head)}'s reply did not count as the department's response")
+    summary = sb.standin.message_json(channel, case.summary_ts or "") or {}
+    check(f"answered by <@{head}>" in str(summary.get("blocks")), "the pinned summary does not show who answered")
+    sb.out.print(f"(the pinned summary now says {answered[0].department} answered, by whom and when)", 2)
+
+    sb.out.print(f"{sb.out.name(case.owner_id)} uses \"Log as customer update\" on that reply (threads take no "
+                 "slash commands)")
+    sb.settle(lambda: sb.driver.message_shortcut(case.owner_id, LOG_UPDATE_CALLBACK_ID, channel_id=channel,
+                                                 message_ts=reply), "the customer update")
+    after = sb.case_of("Acme Corp")
+    check(after.last_customer_update_at == sb.clock(), "the reply was not recorded as a customer update")
+    sb.out.print(f"{sb.out.name(case.owner_id)} in {sb.out.channel(channel)}: /case status investigating")
+    response = sb.driver.command(case.owner_id, "/case", "status investigating", channel_id=channel)
+    sb.out.answered(case.owner_id, response)
+    wait_for(lambda: outbox_quiet(read_outbox(sb.svc.db), sb.clock()), "the status notice")
+    sb.out.changes()
+    check(sb.case_of("Acme Corp").status == "investigating", "/case status did not change the status")
+
+
 STORY: tuple[tuple[str, Callable[[Sandbox], None]], ...] = (
     ("A sales rep escalates in one line", text_escalation),
     ("An advocate escalates with the form", modal_escalation),
@@ -422,6 +460,7 @@ STORY: tuple[tuple[str, Callable[[Sandbox], None]], ...] = (
     ("A second report for a customer with an open case", second_report),
     ("Slack fails while pinning; the tick recovers", slack_failure_recovered),
     ("The customer update comes due; a reaction answers the reminder", reminder_answered),
+    ("The head of billing answers in the thread; the advocate logs it for the customer", case_room),
 )
 
 
