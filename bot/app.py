@@ -37,6 +37,8 @@ def create_app(
     import jobs.case_room
     import jobs.case_setup
     import jobs.escalations
+    import jobs.handover
+    import jobs.prevention
     import jobs.reminders  # noqa: F401 - registers the effects of escalations and reminders with the outbox
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

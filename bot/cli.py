@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 
 from slack_sdk.errors import SlackApiError
 
@@ -186,15 +187,30 @@ def cmd_config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.domain.export import export_cases
+    import csv
+
+    from bot.domain.export import csv_rows, export_cases
 
     db = Database(settings.database_url)
     _embedded_schema(db)
+    since = datetime.combine(args.since, time(0), UTC) if args.since else None
     with db.transaction() as session:
-        data = export_cases(session)
+        data = export_cases(session, since=since)
+    db.dispose()
+    if args.format == "csv":
+        csv.writer(sys.stdout).writerows(csv_rows(data))
+        return 0
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
     print()
     return 0
+
+
+def iso_date(value: str) -> date:
+    """``--since 2026-11-01``: a calendar date, read as the start of that day in UTC."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
@@ -217,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     tick.add_argument("--now", metavar="ISO-8601", help="the time to run at (default: now)")
     export = sub.add_parser("export", help="print stored data")
     export.add_argument("what", choices=["cases"], help="what to export")
-    export.add_argument("--format", default="json", choices=["json"], help="output format")
+    export.add_argument("--format", default="json", choices=["json", "csv"],
+                        help="json: each case's whole record; csv: one row per case (scalar fields and counts)")
+    export.add_argument("--since", metavar="YYYY-MM-DD", type=iso_date,
+                        help="only cases created on or after this date (UTC)")
     sandbox = sub.add_parser("sandbox", help="try the bot against a local Slack stand-in, no credentials")
     sandbox.add_argument("--script", default="demo", choices=["demo"], help="the story to play")
     sandbox.add_argument("--db", metavar="PATH", help="SQLite file (default: a temporary one)")

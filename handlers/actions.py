@@ -1,4 +1,4 @@
-"""Block actions: the add-or-open choice of an escalation, and the buttons on reminders."""
+"""Block actions: the add-or-open choice of an escalation, the buttons on reminders, Mark done on prevention actions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import escalation_flow, update_flow
+from bot import escalation_flow, resolution_flow, update_flow
 from bot.blocks.common import channel_link
 from bot.blocks.escalate_modal import done_view
+from bot.blocks.prevention import PREVENTION_DONE
 from bot.blocks.reminders import LOG_UPDATE, SNOOZE_HOUR, SNOOZE_TOMORROW, log_update_modal
 from bot.services import Services
 
@@ -92,3 +93,18 @@ def register(app: App, svc: Services) -> None:
     def snooze_tomorrow(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         snooze(body, action, respond, tomorrow=True)
+
+    @app.action(PREVENTION_DONE)
+    def prevention_done(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        """Mark done on a prevention-action DM: the message then shows who did it and when."""
+        ack()
+        value = str(action.get("value") or "")
+        try:
+            if not value.isdigit():
+                raise update_flow.FlowError("That button is out of date.")
+            text, blocks = resolution_flow.mark_prevention_done(svc, user=body["user"]["id"], action_id=int(value))
+        except update_flow.FlowError as exc:
+            svc.later(respond, text=f":warning: {exc}", response_type="ephemeral", replace_original=False)
+            return
+        svc.kick()
+        svc.later(respond, text=text, blocks=blocks, replace_original=True)

@@ -1,4 +1,4 @@
-"""Slash commands: ``/escalate`` and ``/case``."""
+"""Slash commands: ``/escalate``, ``/case`` and ``/advocacy``."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import case_flow, escalation_flow
+from bot import case_flow, escalation_flow, handover_flow, resolution_flow
 from bot.blocks.case_room import timeline_blocks
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.blocks.replies import case_help, escalating_ack, usage_text
+from bot.blocks.resolve_modal import resolve_modal
 from bot.domain.cadence import VIA
 from bot.domain.cases import Origin
 from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
 from bot.durations import parse_duration
 from bot.services import Services
-from bot.text import unescape_slack
+from bot.text import truncate, unescape_slack
 from bot.update_flow import FlowError, change_cadence, log_update
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def register(app: App, svc: Services) -> None:
     }
 
     @app.command("/case")
-    def case(ack: Ack, command: dict[str, Any]) -> None:
+    def case(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         """Sub-commands about the case whose channel this is. Answers are ephemeral."""
         sub, _, rest = (command.get("text") or "").strip().partition(" ")
         sub, rest = sub.lower(), rest.strip()
@@ -111,6 +112,17 @@ def register(app: App, svc: Services) -> None:
                 found, events = case_flow.timeline(svc, channel_id=channel)
                 ack(text=f"Case #{found.number}: the last {len(events)} events", blocks=timeline_blocks(found, events))
                 return
+            elif sub == "resolve":
+                found = resolution_flow.resolve_form(svc, user=user, channel_id=channel)
+                ack()
+                # The trigger ID is single-use and expires in about 3 s: this is its first use, right away.
+                svc.later(client.views_open, trigger_id=command["trigger_id"], view=resolve_modal(found, svc.config))
+                return
+            elif sub == "close":
+                answer = resolution_flow.close(svc, user=user, channel_id=channel)
+            elif sub == "reopen":  # from any channel: the case's own may be archived
+                number, reason = resolution_flow.parse_reopen(rest)
+                answer = resolution_flow.reopen(svc, user=user, number=number, reason=reason)
             else:
                 raise FlowError(f"`{sub}` is not a /case sub-command.\n{case_help()}")
         except FlowError as exc:
@@ -118,6 +130,41 @@ def register(app: App, svc: Services) -> None:
             return
         except (SQLAlchemyError, TimeoutError):
             log.exception("could not record /case %s", sub)
+            ack(text=":x: I could not record that (database unavailable). Please try again in a minute.")
+            return
+        ack(text=answer)
+        svc.kick()
+
+    # /advocacy: the advocacy team's own tools, one entry per sub-command (later: customer, digest).
+    # name → (flow(svc, user=…, text=…) returning the answer, usage, what it does)
+    advocacy_tools: dict[str, tuple[Callable[..., str], str, str]] = {
+        "handover": (handover_flow.handover, handover_flow.USAGE,
+                     "move every open case of one person to an advocate (advocates only)"),
+    }
+
+    def advocacy_help() -> str:
+        lines = [f"• {usage} — {what}" for _, usage, what in advocacy_tools.values()]
+        return "*`/advocacy` — tools for the advocacy team*\n" + "\n".join([*lines, "• `/advocacy help` — this help"])
+
+    @app.command("/advocacy")
+    def advocacy(ack: Ack, command: dict[str, Any]) -> None:
+        """A small dispatcher: the first word picks the tool; answers are ephemeral."""
+        sub, _, rest = (command.get("text") or "").strip().partition(" ")
+        sub, rest = sub.lower(), rest.strip()
+        if sub in {"", "help", "-h", "--help", "?"}:
+            ack(text=advocacy_help())
+            return
+        if sub not in advocacy_tools:  # the text arrives entity-escaped: safe to show as it is
+            ack(text=f":warning: `{truncate(sub, 40)}` is not an /advocacy sub-command.\n{advocacy_help()}")
+            return
+        flow = advocacy_tools[sub][0]
+        try:
+            answer = flow(svc, user=command["user_id"], text=rest)
+        except FlowError as exc:
+            ack(text=f":warning: {exc}")
+            return
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not record /advocacy %s", sub)
             ack(text=":x: I could not record that (database unavailable). Please try again in a minute.")
             return
         ack(text=answer)

@@ -1,4 +1,4 @@
-"""View submissions: the escalation modal, and the customer-update modal of reminders."""
+"""View submissions: the escalation modal, the customer-update modal of reminders, the resolve modal."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import escalation_flow, update_flow
+from bot import escalation_flow, resolution_flow, update_flow
 from bot.blocks.escalate_modal import CALLBACK_ID, ModalContext, choice_view, read_modal
 from bot.blocks.reminders import LOG_UPDATE_VIEW
 from bot.blocks.replies import open_case_choice
+from bot.blocks.resolve_modal import RESOLVE_VIEW, case_id_of, read_resolve_modal
 from bot.domain.cases import Origin
 from bot.domain.escalation import validate_request
+from bot.domain.resolution import team_today
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,30 @@ def register(app: App, svc: Services) -> None:
         except (SQLAlchemyError, TimeoutError):
             log.exception("could not record a customer update")
             ack(response_action="errors", errors={"text": DATABASE_DOWN})
+            return
+        ack()
+        svc.kick()
+
+    @app.view(RESOLVE_VIEW)
+    def submit_resolution(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Errors go back into the modal on their block; the case id rides in private_metadata."""
+        form, errors = read_resolve_modal(view, svc.config, team_today(svc.clock(), svc.config))
+        if form is None:
+            ack(response_action="errors", errors=errors)
+            return
+        case_id = case_id_of(view)
+        try:
+            if case_id is None:
+                raise update_flow.FlowError("This form is out of date; type `/case resolve` again.")
+            # Keyed by the view: a modal submitted twice resolves once.
+            resolution_flow.resolve(svc, user=body["user"]["id"], case_id=case_id, form=form,
+                                    delivery=f"view:{view['id']}")
+        except update_flow.FlowError as exc:
+            ack(response_action="errors", errors={"resolution": str(exc)})
+            return
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not resolve case %s", case_id)
+            ack(response_action="errors", errors={"resolution": DATABASE_DOWN})
             return
         ack()
         svc.kick()

@@ -16,6 +16,7 @@ from bot.blocks.case_summary import case_summary, case_topic, summary_text
 from bot.blocks.common import mention
 from bot.blocks.replies import case_opened_reply, report_added_reply, setup_failed_dm
 from bot.domain.cases import add_event, enqueue
+from bot.domain.resolution import summary_context
 from bot.services import Services
 from bot.slack_client import ALREADY_DONE, slack_error
 from bot.text import channel_name, escape_mrkdwn
@@ -201,7 +202,12 @@ def post_summary(ctx: Services, item: Item) -> Done:
     case = _case(ctx, item.case_id)
     if case.summary_ts:
         return Done({"ts": case.summary_ts})
-    ts = post_once(ctx.client, item, channel=_channel(case), text=summary_text(case), blocks=case_summary(case))
+    more = None
+    if case.reopened_at:  # a reopened case's new channel: the summary links the old one (and its resolution)
+        with ctx.db.transaction() as session:
+            more = summary_context(session, case, item.now, ctx.config)
+    ts = post_once(ctx.client, item, channel=_channel(case), text=summary_text(case),
+                   blocks=case_summary(case, more))
 
     def apply(session: Session) -> None:
         row = session.get_one(Case, case.id)

@@ -16,6 +16,7 @@ from bot.blocks.case_summary import case_summary, summary_text
 from bot.blocks.reminders import reminder_blocks, reminder_text, update_posted
 from bot.domain.cadence import CLAIM_BATCH, current, fire_due
 from bot.domain.records import add_event, enqueue
+from bot.domain.resolution import summary_context
 from bot.escalation_flow import advocates
 from bot.services import Services
 from jobs.outbox import Done, Item, Skip, effect
@@ -99,8 +100,9 @@ def refresh_summary(ctx: Services, item: Item) -> Done:
         if case is None or not case.summary_ts or not case.channel_id:
             raise Skip("no summary to refresh")
         _ = case.customer, list(case.departments)
+        more = summary_context(session, case, item.now, ctx.config)  # resolution, prevention, links
     ctx.client.chat_update(channel=case.channel_id, ts=case.summary_ts, text=summary_text(case),
-                           blocks=case_summary(case))
+                           blocks=case_summary(case, more))
     return Done()
 
 

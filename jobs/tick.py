@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot.services import Services
 from jobs.case_room import nudge_departments
 from jobs.outbox import RunReport, send_due
+from jobs.prevention import remind_prevention
 from jobs.reminders import fire_reminders
 from storage.queries import forget_deliveries
 
@@ -33,6 +34,7 @@ JOBS: list[tuple[str, Job]] = [
     ("housekeeping", housekeeping),
     ("reminders", fire_reminders),
     ("nudges", nudge_departments),
+    ("prevention", remind_prevention),
 ]
 
 

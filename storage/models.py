@@ -167,7 +167,7 @@ class PreventionAction(Base):
     owner_id: Mapped[str] = mapped_column(String(20), index=True)
     due_on: Mapped[date] = mapped_column(Date)
     remind_at: Mapped[datetime]  # the due date's business morning in the team's zone
-    status: Mapped[str] = mapped_column(String(12), default="open")  # open | reminded | done
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | reminded | overdue | done
     reminded_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(20))

@@ -27,6 +27,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_create": {"channels:manage", "groups:write"},
     "conversations_invite": {"channels:manage", "groups:write"},
     "conversations_setTopic": {"channels:manage", "groups:write"},
+    "conversations_archive": {"channels:manage", "groups:write"},
+    "conversations_unarchive": {"channels:manage", "groups:write"},
     "conversations_list": {"channels:read", "groups:read"},
     "conversations_info": {"channels:read", "groups:read"},
     "conversations_history": {"channels:history", "groups:history"},
@@ -97,3 +99,12 @@ def test_every_manifest_surface_is_answered(bot: Bot) -> None:
         fields = {"type": event.split(".")[0], "user": "U30REQ", "tab": "home", "channel": "C0GENERAL",
                   "ts": ts, "text": "hello"}
         assert bot.driver.event(fields).status == 200
+
+
+def test_advocacy_command_is_declared_with_escaping_and_answers_help(bot: Bot) -> None:
+    [command] = [c for c in manifest()["features"]["slash_commands"] if c["command"] == "/advocacy"]
+    assert command["should_escape"] is True and "handover @from @to" in command["usage_hint"]
+    assert len(command["description"]) <= 100  # Slack's limit for a command description
+    assert re.search(r'@app\.command\("/advocacy"\)', (ROOT / "handlers" / "commands.py").read_text())
+    answer = bot.driver.command("U30REQ", "/advocacy", "help")
+    assert answer.status == 200 and "/advocacy handover @from @to [--reason text]" in answer.text

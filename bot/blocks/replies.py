@@ -80,7 +80,7 @@ def case_help() -> str:
         "• `/case note <text>` — add a note to the timeline\n"
         "• `/case timeline` — the last 20 events (only you see them)\n"
         "• `/case resolve` — resolution, root cause, final customer update and prevention actions\n"
-        "• `/case close` — close a resolved case · `/case reopen <number>` — from any channel\n"
+        "• `/case close` — close a resolved case · `/case reopen <number> [reason]` — from any channel\n"
         "• `/case help` — this help\n"
         "Reminders in the channel take a :white_check_mark: (customer updated) or :zzz: (snooze 1h) "
         "from the owner or an advocate. A :pushpin: marks a key moment. In threads, use the message "
