@@ -97,7 +97,8 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     report = tick(app.services, now)
     out = report.outbox
     print(f"tick at {report.now.isoformat()}: reminders fired {report.jobs.get('reminders', 0)}; "
-          f"departments nudged {report.jobs.get('nudges', 0)}; outbox done {out.done}, retried {out.retried}, "
+          f"departments nudged {report.jobs.get('nudges', 0)}; "
+          f"prevention reminders {report.jobs.get('prevention', 0)}; outbox done {out.done}, retried {out.retried}, "
           f"failed {out.failed}, cancelled {out.cancelled}")
     for name, error in report.errors.items():
         print(f"job {name} failed: {error}", file=sys.stderr)

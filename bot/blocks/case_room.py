@@ -65,6 +65,12 @@ _LABELS = {
     "department_responded": "answered for", "department_nudged": "nudged", "report_added": "added a report",
     "cadence_changed": "changed the update cadence", "resolved": "resolved the case", "closed": "closed the case",
     "reopened": "reopened the case", "handover": "handed the case over",
+    "recurrence": "found this a recurrence", "recurred": "found it recurred", "prevention_done":
+    "finished a prevention action", "prevention_reminded": "reminded a prevention action's owner",
+    "channel_created": "created the channel", "channel_archived": "archived the channel",
+    "channel_unarchived": "unarchived the channel", "channel_replaced": "moved the case to a new channel",
+    "invited": "invited people", "summary_posted": "posted the summary", "reminder_posted": "posted a reminder",
+    "reminder_snoozed": "snoozed the reminder",
 }
 
 
