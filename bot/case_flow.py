@@ -26,9 +26,9 @@ from bot.domain import case_room, lifecycle
 from bot.domain.cadence import record_customer_update
 from bot.domain.escalation import EscalationError, parse_impact
 from bot.escalation_flow import advocates
+from bot.flow import FlowError, case_here
 from bot.services import Services
 from bot.text import unescape_slack, user_ids_in
-from bot.update_flow import FlowError
 from storage.models import Case, CaseEvent, CustomerUpdate
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,6 @@ def team(svc: Services) -> Team:
     return Team(advocates=advocates(svc), responders=responders)
 
 
-def open_case_here(session: Session, channel_id: str | None, usage: str) -> Case:
-    case = case_room.case_in_channel(session, channel_id)
-    if case is None:
-        raise FlowError(f"`{usage}` works in a case channel (#case-…); type it there.")
-    if not case.is_open:
-        raise FlowError(f"Case #{case.number} is {case.status}; `/case reopen {case.number}` brings it back.")
-    return case
-
-
 def _refuse_change(case: Case) -> FlowError:
     return FlowError(f"Only the owner ({mention(case.owner_id)}), an advocate, or a head or deputy of a department "
                      f"asked on case #{case.number} can change that.")
@@ -81,7 +72,7 @@ def _change(svc: Services, user: str, channel_id: str | None, usage: str,
     """The shape of every guarded change: team first (may ask Slack), then one transaction."""
     people = team(svc)
     with svc.db.transaction(urgent=True) as session:
-        case = open_case_here(session, channel_id, usage)
+        case = case_here(session, channel_id, usage)
         if not people.may_change(user, case):
             raise _refuse_change(case)
         try:
@@ -166,7 +157,7 @@ def note(svc: Services, *, user: str, channel_id: str | None, value: str) -> str
     if not text:
         raise FlowError("Write the note: `/case note Called the carrier, pickup tomorrow`.")
     with svc.db.transaction(urgent=True) as session:  # anyone in the channel may add a note
-        case = open_case_here(session, channel_id, "/case note")
+        case = case_here(session, channel_id, "/case note")
         lifecycle.add_note(session, case, text, by=user, now=svc.clock())
         return f"Note added to case #{case.number}."
 
@@ -192,7 +183,7 @@ def log_message_as_update(svc: Services, *, user: str, channel_id: str | None, t
     now = svc.clock()
     try:
         with svc.db.transaction(urgent=True) as session:
-            case = open_case_here(session, channel_id, "Log as customer update")
+            case = case_here(session, channel_id, "Log as customer update")
             if session.scalar(select(CustomerUpdate.id).where(CustomerUpdate.case_id == case.id,
                                                                CustomerUpdate.message_ts == ts)):
                 return already

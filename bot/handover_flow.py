@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from bot.blocks.common import channel_link, mention
 from bot.domain import handover as domain
 from bot.escalation_flow import advocates
+from bot.flow import FlowError
 from bot.services import Services
 from bot.text import escape_mrkdwn, truncate, unescape_slack
-from bot.update_flow import FlowError
 
 USAGE = "`/advocacy handover @from @to [--reason text]`"
 REASON_MAX = 1000

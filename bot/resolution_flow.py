@@ -9,18 +9,16 @@ case's own may be archived) and is also what the App Home's Reopen button calls.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot import case_flow
 from bot.blocks.common import Block, channel_link, mention, slack_date
 from bot.blocks.prevention import prevention_blocks, prevention_text
 from bot.domain import resolution
-from bot.domain.case_room import case_in_channel
 from bot.domain.resolution import Resolution, WrongStatus
 from bot.escalation_flow import advocates
+from bot.flow import FlowError, case_here
 from bot.services import Services
 from bot.text import unescape_slack
-from bot.update_flow import FlowError
 from storage.models import Case, PreventionAction
 from storage.queries import claim_delivery
 
@@ -32,18 +30,11 @@ def _refuse(case: Case, verb: str) -> FlowError:
     return FlowError(f"Only the owner ({mention(case.owner_id)}) or an advocate can {verb} case #{case.number}.")
 
 
-def _case_here(session: Session, channel_id: str | None, usage: str) -> Case:
-    case = case_in_channel(session, channel_id)
-    if case is None:
-        raise FlowError(f"`{usage}` works in a case channel (#case-…); type it there.")
-    return case
-
-
 def resolve_form(svc: Services, *, user: str, channel_id: str | None) -> Case:
     """``/case resolve``: may this person resolve the case of this channel? The case, for the modal."""
     people = case_flow.team(svc)
     with svc.db.transaction(urgent=True) as session:  # before the ack, and the trigger ID is ageing
-        case = _case_here(session, channel_id, "/case resolve")
+        case = case_here(session, channel_id, "/case resolve", open_only=False)
         if not case.is_open:
             raise FlowError(f"Case #{case.number} is already {case.status}."
                             + (f" `/case reopen {case.number}` brings it back." if case.status == "closed" else
@@ -79,7 +70,7 @@ def close(svc: Services, *, user: str, channel_id: str | None) -> str:
     people = case_flow.team(svc)
     now = svc.clock()
     with svc.db.transaction(urgent=True) as session:
-        case = _case_here(session, channel_id, "/case close")
+        case = case_here(session, channel_id, "/case close", open_only=False)
         if not people.may_close(user, case):
             raise _refuse(case, "close")
         try:

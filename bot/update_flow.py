@@ -15,27 +15,14 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.common import mention, slack_date
 from bot.domain.cadence import VIA, current, may_answer, record_customer_update, set_cadence, snooze, tomorrow_morning
-from bot.domain.case_room import case_in_channel
 from bot.durations import format_duration
 from bot.escalation_flow import advocates
+from bot.flow import FlowError, case_here
 from bot.services import Services
 from storage.models import Case, Reminder
 from storage.queries import claim_delivery
 
 DONE, SNOOZE = "white_check_mark", "zzz"
-
-
-class FlowError(Exception):
-    """Nothing changed; the message tells the person why and what to do instead."""
-
-
-def _case_here(session: Session, channel_id: str | None, usage: str) -> Case:
-    case = case_in_channel(session, channel_id)
-    if case is None:
-        raise FlowError(f"`{usage}` works in a case channel (#case-…); type it there.")
-    if not case.is_open:
-        raise FlowError(f"Case #{case.number} is {case.status}; reopen it first.")
-    return case
 
 
 def _due_line(case: Case) -> str:
@@ -56,7 +43,7 @@ def log_update(svc: Services, *, user: str, text: str, via: str, source: str, ch
             if not case.is_open:
                 raise FlowError("That case is no longer open; the update was not recorded.")
         else:
-            case = _case_here(session, channel_id, "/case update")
+            case = case_here(session, channel_id, "/case update")
         record_customer_update(session, case, by=user, text=text, via=via, source=source, at=now, config=svc.config)
         return f":white_check_mark: Customer update recorded for case #{case.number}. {_due_line(case)}"
 
@@ -66,7 +53,7 @@ def change_cadence(svc: Services, *, user: str, channel_id: str | None, cadence:
     team = advocates(svc)
     now = svc.clock()
     with svc.db.transaction(urgent=True) as session:
-        case = _case_here(session, channel_id, "/case cadence")
+        case = case_here(session, channel_id, "/case cadence")
         if not may_answer(user, case, team):
             raise FlowError(f"Only the owner ({mention(case.owner_id)}) or an advocate can change the cadence.")
         set_cadence(session, case, cadence, by=user, now=now, config=svc.config)

@@ -12,6 +12,7 @@ from bot.blocks.common import channel_link
 from bot.blocks.escalate_modal import done_view
 from bot.blocks.prevention import PREVENTION_DONE
 from bot.blocks.reminders import LOG_UPDATE, SNOOZE_HOUR, SNOOZE_TOMORROW, log_update_modal
+from bot.flow import FlowError
 from bot.services import Services
 
 
@@ -63,9 +64,9 @@ def register(app: App, svc: Services) -> None:
         rid = reminder_id(action)
         try:
             if rid is None:
-                raise update_flow.FlowError("That button is out of date.")
+                raise FlowError("That button is out of date.")
             case = update_flow.case_of_reminder(svc, rid)
-        except update_flow.FlowError as exc:
+        except FlowError as exc:
             svc.later(respond, text=f":warning: {exc}", response_type="ephemeral", replace_original=False)
             return
         # The trigger ID expires in about 3 s: open the modal at once, off the request thread.
@@ -76,9 +77,9 @@ def register(app: App, svc: Services) -> None:
         rid = reminder_id(action)
         try:
             if rid is None:
-                raise update_flow.FlowError("That button is out of date.")
+                raise FlowError("That button is out of date.")
             answer = update_flow.snooze_reminder(svc, user=body["user"]["id"], reminder_id=rid, tomorrow=tomorrow)
-        except update_flow.FlowError as exc:
+        except FlowError as exc:
             answer = f":warning: {exc}"
         else:
             svc.kick()
@@ -101,9 +102,9 @@ def register(app: App, svc: Services) -> None:
         value = str(action.get("value") or "")
         try:
             if not value.isdigit():
-                raise update_flow.FlowError("That button is out of date.")
+                raise FlowError("That button is out of date.")
             text, blocks = resolution_flow.mark_prevention_done(svc, user=body["user"]["id"], action_id=int(value))
-        except update_flow.FlowError as exc:
+        except FlowError as exc:
             svc.later(respond, text=f":warning: {exc}", response_type="ephemeral", replace_original=False)
             return
         svc.kick()

@@ -19,11 +19,20 @@ from bot.domain.cadence import VIA
 from bot.domain.cases import Origin
 from bot.domain.escalation import EscalationError, parse_escalate_text, validate_request
 from bot.durations import parse_duration
+from bot.flow import FlowError
 from bot.services import Services
 from bot.text import truncate, unescape_slack
-from bot.update_flow import FlowError, change_cadence, log_update
+from bot.update_flow import change_cadence, log_update
 
 log = logging.getLogger(__name__)
+
+
+def refusal(exc: Exception, what: str) -> str:
+    """The ephemeral answer when a sub-command changed nothing: the flow's reason, or the database's state."""
+    if isinstance(exc, FlowError):
+        return f":warning: {exc}"
+    log.exception("could not record %s", what)  # called in the except block: the traceback is logged
+    return ":x: I could not record that (database unavailable). Please try again in a minute."
 
 
 def register(app: App, svc: Services) -> None:
@@ -125,12 +134,8 @@ def register(app: App, svc: Services) -> None:
                 answer = resolution_flow.reopen(svc, user=user, number=number, reason=reason)
             else:
                 raise FlowError(f"`{sub}` is not a /case sub-command.\n{case_help()}")
-        except FlowError as exc:
-            ack(text=f":warning: {exc}")
-            return
-        except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record /case %s", sub)
-            ack(text=":x: I could not record that (database unavailable). Please try again in a minute.")
+        except (FlowError, SQLAlchemyError, TimeoutError) as exc:
+            ack(text=refusal(exc, f"/case {sub}"))
             return
         ack(text=answer)
         svc.kick()
@@ -160,12 +165,8 @@ def register(app: App, svc: Services) -> None:
         flow = advocacy_tools[sub][0]
         try:
             answer = flow(svc, user=command["user_id"], text=rest)
-        except FlowError as exc:
-            ack(text=f":warning: {exc}")
-            return
-        except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record /advocacy %s", sub)
-            ack(text=":x: I could not record that (database unavailable). Please try again in a minute.")
+        except (FlowError, SQLAlchemyError, TimeoutError) as exc:
+            ack(text=refusal(exc, f"/advocacy {sub}"))
             return
         ack(text=answer)
         svc.kick()

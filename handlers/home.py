@@ -20,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import case_flow, resolution_flow
 from bot.blocks.home import REOPEN_ACTION, REOPEN_VIEW, home_view, reopen_modal, reopened_view
 from bot.domain.home import Viewer, home
+from bot.flow import FlowError
 from bot.services import Services
-from bot.update_flow import FlowError
 from storage.queries import claim_delivery, release_delivery
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import case_flow
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.domain.escalation import SUMMARY_MAX, EscalationRequest
+from bot.flow import FlowError
 from bot.services import Services
 from bot.text import truncate, unescape_slack
-from bot.update_flow import FlowError
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from bot.blocks.resolve_modal import RESOLVE_VIEW, case_id_of, read_resolve_moda
 from bot.domain.cases import Origin
 from bot.domain.escalation import validate_request
 from bot.domain.resolution import team_today
+from bot.flow import FlowError
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def register(app: App, svc: Services) -> None:
             # Keyed by the view: a modal submitted twice records one update.
             update_flow.log_update(svc, user=body["user"]["id"], reminder_id=reminder_id, text=text,
                                    via=via or "other", source="modal", delivery=f"view:{view['id']}")
-        except update_flow.FlowError as exc:
+        except FlowError as exc:
             ack(response_action="errors", errors={"text": str(exc)})
             return
         except (KeyError, ValueError):
@@ -92,11 +93,11 @@ def register(app: App, svc: Services) -> None:
         case_id = case_id_of(view)
         try:
             if case_id is None:
-                raise update_flow.FlowError("This form is out of date; type `/case resolve` again.")
+                raise FlowError("This form is out of date; type `/case resolve` again.")
             # Keyed by the view: a modal submitted twice resolves once.
             resolution_flow.resolve(svc, user=body["user"]["id"], case_id=case_id, form=form,
                                     delivery=f"view:{view['id']}")
-        except update_flow.FlowError as exc:
+        except FlowError as exc:
             ack(response_action="errors", errors={"resolution": str(exc)})
             return
         except (SQLAlchemyError, TimeoutError):
