@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -452,6 +452,28 @@ def case_room(sb: Sandbox) -> None:
     check(sb.case_of("Acme Corp").status == "investigating", "/case status did not change the status")
 
 
+def resolved_for_good(sb: Sandbox) -> None:
+    """The owner resolves the case with a root cause and a prevention action owned by the head."""
+    case = sb.case_of("Acme Corp")
+    channel = case.channel_id or ""
+    head = next((h for d in case.departments for h in d.heads if h != case.owner_id), case.owner_id)
+    sb.out.print(f"{sb.out.name(case.owner_id)} in {sb.out.channel(channel)}: /case resolve")
+    view = sb.open_modal(lambda: sb.driver.command(case.owner_id, "/case", "resolve", channel_id=channel))
+    due = (sb.clock() + timedelta(days=7)).astimezone(sb.svc.config.zone).date().isoformat()
+    values = {"resolution": "Refund re-issued; the duplicate charge was reversed.",
+              "category": sb.svc.config.root_causes[0],
+              "root_cause": "The upgrade re-ran the monthly invoice job.",
+              "final_update": "Your refund is on its way and the double charge is reversed; sorry for the trouble.",
+              "prevention1_what": "Make the invoice job refuse to run twice for a month",
+              "prevention1_owner": head, "prevention1_due": due}
+    sb.settle(lambda: sb.submit(case.owner_id, view, values), "the resolution")
+    after = sb.case_of("Acme Corp")
+    check(after.status == "resolved" and after.root_cause_category == values["category"],
+          "the case was not resolved with its root cause")
+    check(after.next_update_due is None, "a resolved case still has a customer update due")
+    check(sb.standin.dm_channel(head) is not None, f"{sb.out.name(head)} got no DM about the prevention action")
+
+
 STORY: tuple[tuple[str, Callable[[Sandbox], None]], ...] = (
     ("A sales rep escalates in one line", text_escalation),
     ("An advocate escalates with the form", modal_escalation),
@@ -461,6 +483,7 @@ STORY: tuple[tuple[str, Callable[[Sandbox], None]], ...] = (
     ("Slack fails while pinning; the tick recovers", slack_failure_recovered),
     ("The customer update comes due; a reaction answers the reminder", reminder_answered),
     ("The head of billing answers in the thread; the advocate logs it for the customer", case_room),
+    ("The case is resolved, with a prevention action so it cannot happen again", resolved_for_good),
 )
 
 
