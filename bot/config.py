@@ -87,6 +87,36 @@ class Reminders(_Strict):
         return self.escalate_after if self.escalate_after is not None else max(cadence, timedelta(hours=1))
 
 
+class CheckIns(_Strict):
+    """Proactive check-ins: how often each customer tier hears from its advocate unprompted."""
+
+    tiers: dict[str, Duration] = {}  # tier name -> cadence, e.g. strategic: 30d, standard: 90d
+    default_tier: str | None = None  # the cadence of customers with no tier; none when unset
+    after_resolution: Duration | None = timedelta(days=14)  # "did the fix hold?" after a resolved case
+    close_the_loop: bool = False  # an NPS of 0-6 or a CSAT of 1-2 opens a case
+
+    @field_validator("tiers")
+    @classmethod
+    def _tier_names(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        for name, cadence in value.items():
+            if not _NAME.match(name):
+                raise ValueError(f"tier {name!r} must be lowercase letters, digits, - or _")
+            if cadence <= timedelta(0):
+                raise ValueError(f"tier {name!r}: the cadence must be longer than zero")
+        return value
+
+    @field_validator("default_tier")
+    @classmethod
+    def _known_tier(cls, value: str | None, info: ValidationInfo) -> str | None:
+        tiers = info.data.get("tiers")
+        if value is not None and tiers is not None and value not in tiers:
+            raise ValueError(f"unknown tier {value!r}; tiers are: {', '.join(tiers) or '(none)'}")
+        return value
+
+    def cadence(self, tier: str | None) -> timedelta | None:
+        return self.tiers.get(tier or self.default_tier or "") if (tier or self.default_tier) else None
+
+
 class TeamConfig(_Strict):
     timezone: Zone = "UTC"
     advocates: list[UserOrGroupId] = Field(min_length=1)
@@ -104,6 +134,7 @@ class TeamConfig(_Strict):
         default=["product-defect", "process-gap", "human-error", "third-party", "communication", "other"],
         min_length=1)
     archive_on_close: bool = False  # /case close archives the case channel
+    checkins: CheckIns = CheckIns()
 
     @field_validator("departments", "severities")
     @classmethod

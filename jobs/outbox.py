@@ -58,6 +58,18 @@ class Skip(Exception):
     """The effect no longer applies (e.g. its channel was never created): mark it cancelled."""
 
 
+class Defer(Exception):
+    """Not yet: run the row again at ``until`` (e.g. a DM held for the recipient's working hours).
+
+    No attempt is used up and nothing is logged as an error: the effect chose the time.
+    """
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason
+
+
 class _LeaseLost(Exception):
     """Another worker took the row over (our lease expired): our outcome must not be written."""
 
@@ -77,10 +89,11 @@ class RunReport:
     retried: int = 0
     failed: int = 0
     cancelled: int = 0
+    deferred: int = 0
 
     @property
     def total(self) -> int:
-        return self.done + self.retried + self.failed + self.cancelled
+        return self.done + self.retried + self.failed + self.cancelled + self.deferred
 
 
 
@@ -179,7 +192,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def run_item(ctx: Services, item: Item, *, worker: str) -> str:
-    """Perform one claimed row. Returns its new status: done, pending (retry), failed or cancelled."""
+    """Perform one claimed row. Returns its new status: done, pending (retry), deferred, failed or cancelled."""
     db, now = ctx.db, item.now
     handler = _HANDLERS.get(item.kind)
     try:
@@ -190,6 +203,11 @@ def run_item(ctx: Services, item: Item, *, worker: str) -> str:
         with db.transaction() as session:
             _settle(session, item.id, worker, status="cancelled", last_error=str(skip), done_at=now)
         return "cancelled"
+    except Defer as defer:
+        with db.transaction() as session:
+            _settle(session, item.id, worker, due_at=max(defer.until, now), attempts=OutboxItem.attempts - 1,
+                    last_error=f"deferred: {defer.reason}")
+        return "deferred"
     except (SlackApiError, SlackClientError, OSError, PermanentFailure) as exc:
         return _failed(ctx, item, exc, worker=worker)
     try:
@@ -245,6 +263,8 @@ def send_due(ctx: Services, *, now: datetime, worker: str, limit: int = 500) -> 
                 report.retried += 1
             elif status == "cancelled":
                 report.cancelled += 1
+            elif status == "deferred":
+                report.deferred += 1
             else:
                 report.failed += 1
     return report

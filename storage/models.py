@@ -49,8 +49,18 @@ class Customer(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     external_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    tier: Mapped[str | None] = mapped_column(String(40))  # a key of checkins.tiers
+    preferred_hours: Mapped[str | None] = mapped_column(String(100))  # "tue-thu 10:00-12:00", their zone
+    # the customer's single point of contact: /escalate for them assigns this advocate
+    advocate_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    annual_revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    # active | at-risk | churned; every change is a CustomerStatusChange (retention for any period)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    updated_at: Mapped[datetime | None]
 
     cases: Mapped[list[Case]] = relationship(back_populates="customer")
+
+    STATUSES = ("active", "at-risk", "churned")
 
 
 class Case(Base):
@@ -271,3 +281,72 @@ class EscalationDraft(Base):
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class CustomerStatusChange(Base):
+    """A customer's status over time (the first row is its creation): retention is read from these."""
+
+    __tablename__ = "customer_status_changes"
+    __table_args__ = (Index("ix_customer_status_changes_customer_at", "customer_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    by: Mapped[str] = mapped_column(String(40))  # a user ID, "import" or "bot"
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CheckIn(Base):
+    """A proactive check-in with a customer: one by tier cadence, or a follow-up after a resolved case.
+
+    Due check-ins are claimed by the tick (``ix_checkins_due``) and prompt the owning advocate by DM
+    through the outbox; the DM waits for the advocate's working hours.
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_due", "status", "prompt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # checkin:<customer>:<due> | followup:<case>
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # cadence | follow_up
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime]
+    prompt_at: Mapped[datetime]  # the due time, or the end of a snooze
+    status: Mapped[str] = mapped_column(String(12))  # scheduled | prompted | done | skipped | cancelled
+    advocate_id: Mapped[str | None] = mapped_column(String(20), index=True)  # whom it was put to
+    prompts: Mapped[int] = mapped_column(Integer, default=0)
+    prompted_at: Mapped[datetime | None]
+    suggested_at: Mapped[datetime | None]  # a time inside the customer's preferred hours
+    channel_id: Mapped[str | None] = mapped_column(String(20))  # the DM
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    snoozed_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(20))
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Feedback(Base):
+    """One answer from a customer: a check-in's scores and words, or a survey tool's row.
+
+    NPS 0-10 ("how likely to recommend"), CSAT 1-5; either may be missing. ``key`` makes an imported
+    row idempotent (importing a file twice adds nothing).
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_at", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    advocate_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(40))  # checkin | a survey tool's name
+    channel: Mapped[str | None] = mapped_column(String(20))  # call | meeting | email | chat | survey
+    nps: Mapped[int | None] = mapped_column(Integer)
+    csat: Mapped[int | None] = mapped_column(Integer)
+    problems: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))  # closing the loop
+    created_at: Mapped[datetime]

@@ -100,7 +100,8 @@ def open_case(
     )
     severity = request.severity or config.default_severity
     routed = route(request.summary, request.departments, config)
-    owner = choose_owner(session, origin.requester, advocates)
+    # the customer's own advocate is their single point of contact; else the requester or the least busy
+    owner = customer.advocate_id or choose_owner(session, origin.requester, advocates)
     case = Case(
         number=next_number(session),
         customer_id=customer.id,

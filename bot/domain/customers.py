@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Case, Customer
+from storage.models import Case, Customer, CustomerStatusChange
 
 
 def name_key(name: str) -> str:
@@ -26,6 +26,7 @@ def get_or_create_customer(
     now: datetime,
     timezone: str | None = None,
     external_ref: str | None = None,
+    by: str = "bot",
 ) -> Customer:
     """The customer called ``name``, created if unknown; given details fill in what is missing."""
     customer = find_customer(session, name)
@@ -36,9 +37,12 @@ def get_or_create_customer(
             timezone=timezone,
             external_ref=external_ref,
             created_at=now,
+            status="active",
         )
         session.add(customer)
         session.flush()
+        session.add(CustomerStatusChange(customer_id=customer.id, at=now, from_status=None, to_status="active",
+                                         by=by))
         return customer
     if timezone:
         customer.timezone = timezone
