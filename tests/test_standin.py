@@ -918,3 +918,30 @@ def test_people_helpers(standin: SlackStandIn) -> None:
     assert standin.messages(lobby) == [] and standin.pins(lobby) == [] and standin.pin_info(lobby, ts) is None
     with pytest.raises(SlackError, match="message_not_found"):
         standin.delete_message(lobby, ts)
+
+
+def test_files_upload_v2_shares_the_file_in_a_thread(standin: SlackStandIn, client: WebClient) -> None:
+    channel = standin.add_channel("leadership", members=[standin.bot_user_id])
+    parent = client.chat_postMessage(channel=channel, text="Weekly digest")["ts"]
+    png = b"\x89PNG\r\n\x1a\nchart"
+    answer = client.files_upload_v2(content=png, filename="digest-2026-W47.png", title="Digest 2026-W47",
+                                    channel=channel, thread_ts=parent, alt_txt="opened vs resolved")
+    file_id = answer["file"]["id"]
+    assert answer["file"]["title"] == "Digest 2026-W47"
+    stored = standin.files()[file_id]
+    assert (stored["content"], stored["size"], stored["mimetype"], stored["channels"]) == (
+        png, len(png), "image/png", [channel])
+    [reply] = [m for m in standin.messages(channel, thread_ts=parent) if m.ts != parent]
+    assert reply.files and reply.files[0]["id"] == file_id and reply.thread_ts == parent
+    assert client.files_info(file=file_id)["file"]["name"] == "digest-2026-W47.png"
+    replies = client.conversations_replies(channel=channel, ts=parent)["messages"]
+    assert replies[-1]["files"][0]["title"] == "Digest 2026-W47"
+
+
+def test_an_upload_must_be_sent_before_it_is_completed(standin: SlackStandIn, client: WebClient) -> None:
+    channel = standin.add_channel("leadership", members=[standin.bot_user_id])
+    ticket = client.files_getUploadURLExternal(filename="chart.png", length=5)
+    assert code(lambda: client.files_completeUploadExternal(files=[{"id": ticket["file_id"]}],
+                                                            channel_id=channel)) == "upload_not_found"
+    assert code(lambda: client.files_completeUploadExternal(files=[{"id": "F0NOPE"}])) == "file_not_found"
+    assert code(lambda: client.files_getUploadURLExternal(filename="chart.png", length=0)) == "invalid_arguments"

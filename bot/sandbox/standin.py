@@ -121,6 +121,7 @@ class Message:
     subtype: str | None = None  # e.g. "channel_join", "channel_topic" (Slack's own notices)
     client_msg_id: str | None = None  # set on what people type in a Slack client
     attachments: list[dict[str, Any]] | None = None  # e.g. link previews (unfurls)
+    files: list[dict[str, Any]] | None = None  # files shared with the message (files.completeUploadExternal)
     extra: dict[str, Any] | None = None  # subtype-specific fields (inviter, topic, ...)
 
 
@@ -268,6 +269,7 @@ class SlackStandIn:
         self._ephemerals: list[dict[str, Any]] = []
         self._calls: list[Call] = []
         self._faults: dict[str, list[Fault]] = {}
+        self._files: dict[str, dict[str, Any]] = {}  # file id -> Slack's file object (+ "content" bytes)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True)
@@ -512,6 +514,11 @@ class SlackStandIn:
         with self._lock:
             return copy.deepcopy(self._ephemerals)
 
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Every file uploaded, as Slack's file object plus ``content`` (the bytes received)."""
+        with self._lock:
+            return copy.deepcopy(self._files)
+
     def dm_channel(self, user_id: str) -> str | None:
         with self._lock:
             return next((c.id for c in self._channels.values() if c.is_im and c.im_user == user_id), None)
@@ -539,6 +546,7 @@ class SlackStandIn:
                 "home_views": self.home_views,
                 "responses": [asdict(r) for r in self._responses],
                 "ephemerals": self.ephemerals,
+                "files": {fid: {k: v for k, v in f.items() if k != "content"} for fid, f in self._files.items()},
                 "calls": [asdict(c) for c in self._calls],
             }
 
@@ -614,6 +622,16 @@ class SlackStandIn:
                 self._ephemerals.append({"channel": target.channel_id, "user": target.user_id, "text": text,
                                          "blocks": blocks, "message_ts": self._new_ts()})
             return 200, "ok"
+
+    def receive_upload(self, file_id: str, body: bytes) -> tuple[int, str]:
+        """Step 2 of files_upload_v2: the bytes POSTed to the URL files.getUploadURLExternal gave out."""
+        with self._lock:
+            found = self._files.get(file_id)
+            if found is None or found["content"] is not None:
+                return 404, "Not Found"
+            found["content"] = body
+            found["size"] = len(body)
+            return 200, f"OK - {len(body)}"
 
     def close_view(self, view_id: str, *, all_views: bool = False) -> None:
         """What Slack does after a view_submission acked without response_action (or with "clear")."""
@@ -764,6 +782,9 @@ class SlackStandIn:
             data["blocks"] = m.blocks
         if m.attachments:
             data["attachments"] = m.attachments
+        if m.files:
+            data["files"] = copy.deepcopy(m.files)
+            data.setdefault("upload", True)
         if m.thread_ts:
             data["thread_ts"] = m.thread_ts
             if m.thread_ts != m.ts:
@@ -1326,6 +1347,64 @@ def _bookmarks_add(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     return {"bookmark": copy.deepcopy(bookmark)}
 
 
+_MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+              "csv": "text/csv", "txt": "text/plain", "json": "application/json", "pdf": "application/pdf"}
+
+
+@method("files.getUploadURLExternal")
+def _files_get_upload_url(s: SlackStandIn, a: _Args) -> dict[str, Any]:
+    filename = a.need("filename", "invalid_arguments")
+    length = a.text("length")
+    if length is None or not length.isdigit() or int(length) < 1:
+        raise SlackError("invalid_arguments")
+    file_id = s._new_id("F")
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    s._files[file_id] = {"id": file_id, "name": filename, "title": filename, "mimetype":
+                         _MIMETYPES.get(extension, "application/octet-stream"), "filetype": extension or "binary",
+                         "size": int(length), "user": s.bot_user_id, "created": s._now(),
+                         "alt_txt": a.text("alt_txt"), "shares": {}, "channels": [], "content": None}
+    return {"upload_url": f"{s.url}upload/{file_id}", "file_id": file_id}
+
+
+@method("files.completeUploadExternal")
+def _files_complete_upload(s: SlackStandIn, a: _Args) -> dict[str, Any]:
+    entries = a.obj("files")
+    if not isinstance(entries, list) or not entries:
+        raise SlackError("invalid_arguments")
+    chosen = []
+    for entry in entries:
+        found = s._files.get(str((entry or {}).get("id")))
+        if found is None or found["content"] is None or found["channels"]:
+            raise SlackError("file_not_found" if found is None else "upload_not_found")
+        chosen.append((found, entry))
+    channel_id, thread_ts = a.text("channel_id"), a.text("thread_ts")
+    channel = s._conversation(channel_id, writable=True) if channel_id else None
+    if thread_ts and (channel is None or s._find_message(channel.id, thread_ts) is None):
+        raise SlackError("invalid_thread_ts" if channel is not None else "invalid_arguments")
+    shared = []
+    for found, entry in chosen:
+        found["title"] = (entry or {}).get("title") or found["name"]
+        if channel is not None:
+            found["channels"].append(channel.id)
+        shared.append({k: v for k, v in found.items() if k != "content"})
+    if channel is not None:
+        message = Message(s._new_ts(), channel.id, s.bot_user_id, s.bot_id, a.text("initial_comment") or "",
+                          None, thread_ts, None, files=[copy.deepcopy(f) for f in shared])
+        s._messages[channel.id].append(message)
+        for found, _ in chosen:
+            found["shares"] = {"private" if channel.is_private else "public":
+                               {channel.id: [{"ts": message.ts, "thread_ts": thread_ts}]}}
+    return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+
+@method("files.info")
+def _files_info(s: SlackStandIn, a: _Args) -> dict[str, Any]:
+    found = s._files.get(a.need("file", "file_not_found"))
+    if found is None or found["content"] is None:
+        raise SlackError("file_not_found")
+    return {"file": {k: v for k, v in found.items() if k != "content"}}
+
+
 @method("bookmarks.list")
 def _bookmarks_list(s: SlackStandIn, a: _Args) -> dict[str, Any]:
     channel = s._conversation(a.text("channel_id"), member=False)
@@ -1439,6 +1518,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 payload = self._json_or_form(body)
                 status, text = standin._respond(parts.path.removeprefix("/response/"), payload)
                 self._send(status, text.encode(), "text/html")
+            elif parts.path.startswith("/upload/") and self.command == "POST":
+                status, text = standin.receive_upload(parts.path.removeprefix("/upload/"), body)
+                self._send(status, text.encode(), "text/plain")
             elif parts.path == "/_standin/state":
                 self._send_json(200, standin.state())
             elif parts.path == "/_standin/fault" and self.command == "POST":
