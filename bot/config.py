@@ -6,7 +6,7 @@ Unknown keys, unknown departments, bad zones and bad durations are errors naming
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.domain.business_hours import BusinessHours
+from bot.domain.business_hours import BusinessHours, parse_clock
 from bot.durations import parse_duration
 
 
@@ -117,6 +117,30 @@ class CheckIns(_Strict):
         return self.tiers.get(tier or self.default_tier or "") if (tier or self.default_tier) else None
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Clock = Annotated[time, PlainValidator(lambda v: parse_clock(v, "time"))]
+
+
+class Digest(_Strict):
+    """The weekly digest to leadership_channel, for the ISO week just ended (team timezone)."""
+
+    day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    time: Clock = time(9)
+    attention_after: Duration = timedelta(days=3)  # P1s open longer than this need leadership's attention
+
+    @property
+    def weekday(self) -> int:
+        return WEEKDAYS.index(self.day)
+
+
+class Review(_Strict):
+    """The monthly stakeholder review: an agenda for each department head, in the advocacy team's channel."""
+
+    day_of_month: int = Field(default=1, ge=1, le=28)  # 28 at most: every month has that day
+    time: Clock = time(10)
+    channel: ChannelId
+
+
 class TeamConfig(_Strict):
     timezone: Zone = "UTC"
     advocates: list[UserOrGroupId] = Field(min_length=1)
@@ -135,6 +159,9 @@ class TeamConfig(_Strict):
         min_length=1)
     archive_on_close: bool = False  # /case close archives the case channel
     checkins: CheckIns = CheckIns()
+    digest: Digest | None = None  # unset: no weekly digest is posted (the figures stay available)
+    leaders: list[UserOrGroupId] = []  # with the advocates, may see /advocacy digest (it shows revenue)
+    review: Review | None = None
 
     @field_validator("departments", "severities")
     @classmethod

@@ -64,6 +64,11 @@ def _clock(value: object, field: str) -> time:
     return time(hour, minute)
 
 
+def parse_clock(value: object, field: str = "time") -> time:
+    """``"09:00"`` (or YAML's base-60 reading of an unquoted 09:00) → a time of day; errors name ``field``."""
+    return _clock(value, field)
+
+
 def _hhmm(t: time, *, end: bool = False) -> str:
     return "24:00" if end and t == time(0) else t.strftime("%H:%M")
 
