@@ -34,12 +34,9 @@ def create_app(
     clock: Clock = system_clock,
 ) -> AdvocacyApp:
     import handlers  # registers effects and listeners only when an app is built
-    import jobs.case_room
-    import jobs.case_setup
-    import jobs.escalations
-    import jobs.handover
-    import jobs.prevention
-    import jobs.reminders  # noqa: F401 - registers the effects of escalations and reminders with the outbox
+    from jobs.registry import load_effects
+
+    load_effects()
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = client or make_client(token, settings.slack_api_url)

@@ -15,6 +15,7 @@ from jobs.case_room import nudge_departments
 from jobs.outbox import RunReport, send_due
 from jobs.prevention import remind_prevention
 from jobs.reminders import fire_reminders
+from jobs.review import queue_review
 from storage.queries import forget_deliveries
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ JOBS: list[tuple[str, Job]] = [
     ("reminders", fire_reminders),
     ("nudges", nudge_departments),
     ("prevention", remind_prevention),
+    ("review", queue_review),
 ]
 
 
