@@ -1,4 +1,4 @@
-"""The ``advocacy-bot`` command: run, migrate, config check, tick, export, sandbox."""
+"""The ``advocacy-bot`` command: run, migrate, config check, tick, export, feedback import, sandbox."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 
 from slack_sdk.errors import SlackApiError
 
-from bot.clock import parse_instant
+from bot.clock import parse_instant, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database
@@ -190,13 +190,15 @@ def cmd_config_check(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     import csv
 
-    from bot.domain.export import csv_rows, export_cases
+    from bot.domain import export, feedback
 
+    exporter, csv_rows = ((feedback.export_feedback, feedback.csv_rows) if args.what == "feedback"
+                          else (export.export_cases, export.csv_rows))
     db = Database(settings.database_url)
     _embedded_schema(db)
     since = datetime.combine(args.since, time(0), UTC) if args.since else None
     with db.transaction() as session:
-        data = export_cases(session, since=since)
+        data = exporter(session, since=since)
     db.dispose()
     if args.format == "csv":
         csv.writer(sys.stdout).writerows(csv_rows(data))
@@ -205,6 +207,79 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     print()
     return 0
 
+
+BAD_ROWS_SHOWN = 100
+
+
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    """``feedback import FILE.csv``: all or nothing; bad rows are listed with their line numbers (exit 1)."""
+    from bot.domain.feedback import ImportRefused, import_feedback
+
+    db = Database(settings.database_url)
+    _embedded_schema(db)
+    try:
+        with open(args.file, newline="", encoding="utf-8-sig") as lines, db.transaction() as session:
+            imported = import_feedback(session, lines, now=system_clock())
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{args.file} is not UTF-8 text") from None
+    except ImportRefused as refused:
+        for bad in refused.bad[:BAD_ROWS_SHOWN]:
+            print(f"{args.file}: {bad}", file=sys.stderr)
+        if len(refused.bad) > BAD_ROWS_SHOWN:
+            print(f"… and {len(refused.bad) - BAD_ROWS_SHOWN} more bad row(s)", file=sys.stderr)
+        print(f"nothing imported: {len(refused.bad)} bad row(s)", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"{args.file}: {imported}")
+    return 0
+
+
+def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
+    """``customers import FILE.csv`` (all or nothing; bad rows listed with their line numbers, exit 1) and
+    ``customers export [--format csv|json]``."""
+    import csv
+
+    from bot.domain.customer_csv import ImportRefused, csv_rows, export_customers, import_customers
+
+    if args.customers_command == "export":
+        db = Database(settings.database_url)
+        _embedded_schema(db)
+        with db.transaction() as session:
+            data = export_customers(session)
+        db.dispose()
+        if args.format == "csv":
+            csv.writer(sys.stdout).writerows(csv_rows(data))
+        else:
+            json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+            print()
+        return 0
+    config = load_config(settings.advocacy_config)  # tiers and advocates are checked against it
+    # advocates given as user groups can only be expanded by Slack: then any user ID is accepted
+    team = None if any(a.startswith("S") for a in config.advocates) else config.advocates
+    db = Database(settings.database_url)
+    _embedded_schema(db)
+    try:
+        with open(args.file, newline="", encoding="utf-8-sig") as lines, db.transaction() as session:
+            imported = import_customers(session, lines, now=datetime.now(UTC), tiers=config.checkins.tiers,
+                                        advocates=team)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{args.file} is not UTF-8 text") from None
+    except ImportRefused as refused:
+        for bad in refused.bad[:BAD_ROWS_SHOWN]:
+            print(f"{args.file}: {bad}", file=sys.stderr)
+        if len(refused.bad) > BAD_ROWS_SHOWN:
+            print(f"… and {len(refused.bad) - BAD_ROWS_SHOWN} more bad row(s)", file=sys.stderr)
+        print(f"nothing imported: {len(refused.bad)} bad row(s)", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"{args.file}: {imported}")
+    return 0
 
 def iso_date(value: str) -> date:
     """``--since 2026-11-01``: a calendar date, read as the start of that day in UTC."""
@@ -233,11 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
     tick = sub.add_parser("tick", help="run all due work once and exit")
     tick.add_argument("--now", metavar="ISO-8601", help="the time to run at (default: now)")
     export = sub.add_parser("export", help="print stored data")
-    export.add_argument("what", choices=["cases"], help="what to export")
+    export.add_argument("what", choices=["cases", "feedback"], help="what to export")
     export.add_argument("--format", default="json", choices=["json", "csv"],
-                        help="json: each case's whole record; csv: one row per case (scalar fields and counts)")
+                        help="cases: json is each case's whole record, csv one row per case (scalar fields and "
+                             "counts); feedback: one answer per item or row")
     export.add_argument("--since", metavar="YYYY-MM-DD", type=iso_date,
-                        help="only cases created on or after this date (UTC)")
+                        help="only cases created (answers given) on or after this date (UTC)")
+    feedback = sub.add_parser("feedback", help="customer feedback (NPS, CSAT)")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    feedback_import = feedback_sub.add_parser(
+        "import", help="import survey answers from CSV: customer,date,nps,csat,comment,source (all or nothing)")
+    feedback_import.add_argument("file", metavar="FILE.csv", help="the CSV file (UTF-8, header on line 1)")
+    customers = sub.add_parser("customers", help="import or export customers (CSV)")
+    customers_sub = customers.add_subparsers(dest="customers_command", required=True)
+    customers_import = customers_sub.add_parser(
+        "import", help="create or update customers by name from CSV: name,tier,timezone,preferred_hours,advocate,"
+                       "annual_revenue,status,external_ref (only name required; all or nothing)")
+    customers_import.add_argument("file", metavar="FILE.csv", help="the CSV file (UTF-8, header on line 1)")
+    customers_export = customers_sub.add_parser("export", help="print every customer (re-importable CSV, or JSON "
+                                                               "with the status history)")
+    customers_export.add_argument("--format", default="csv", choices=["csv", "json"])
     sandbox = sub.add_parser("sandbox", help="try the bot against a local Slack stand-in, no credentials")
     sandbox.add_argument("--script", default="demo", choices=["demo"], help="the story to play")
     sandbox.add_argument("--db", metavar="PATH", help="SQLite file (default: a temporary one)")
@@ -251,6 +341,8 @@ COMMANDS = {
     "config": cmd_config_check,
     "tick": cmd_tick,
     "export": cmd_export,
+    "feedback": cmd_feedback,
+    "customers": cmd_customers,
     "sandbox": cmd_sandbox,
 }
 

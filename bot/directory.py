@@ -6,10 +6,12 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 
 GROUP_TTL_SECONDS = 300
+ZONE_TTL_SECONDS = 3600  # people rarely move; a DM held for working hours can be an hour off after a move
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Directory:
         self.client = client
         self._identity: Identity | None = None
         self._groups: dict[str, tuple[float, list[str]]] = {}
+        self._zones: dict[str, tuple[float, ZoneInfo | None]] = {}
         self._lock = threading.Lock()
 
     def identity(self) -> Identity:
@@ -67,3 +70,21 @@ class Directory:
             for user in members:
                 out.setdefault(user, None)
         return list(out)
+
+    def user_zone(self, user_id: str) -> ZoneInfo | None:
+        """The timezone set in the user's Slack profile (``users.info`` → ``user.tz``), cached for an hour.
+
+        None when Slack has no usable zone for them; Slack errors propagate (the caller decides).
+        """
+        with self._lock:
+            cached = self._zones.get(user_id)
+            if cached and time.monotonic() - cached[0] < ZONE_TTL_SECONDS:
+                return cached[1]
+        name = (self.client.users_info(user=user_id).get("user") or {}).get("tz")
+        try:
+            zone = ZoneInfo(str(name)) if name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        with self._lock:
+            self._zones[user_id] = (time.monotonic(), zone)
+        return zone

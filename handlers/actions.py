@@ -1,4 +1,5 @@
-"""Block actions: the add-or-open choice of an escalation, the buttons on reminders, Mark done on prevention actions."""
+"""Block actions: the add-or-open choice of an escalation, the buttons on reminders, Mark done on prevention actions,
+and Log / Snooze / Skip on check-ins (in the DM and on the App Home)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import escalation_flow, resolution_flow, update_flow
+from bot import checkin_flow, escalation_flow, resolution_flow, update_flow
+from bot.blocks import checkin as checkin_blocks
 from bot.blocks.common import channel_link
 from bot.blocks.escalate_modal import done_view
 from bot.blocks.prevention import PREVENTION_DONE
 from bot.blocks.reminders import LOG_UPDATE, SNOOZE_HOUR, SNOOZE_TOMORROW, log_update_modal
 from bot.flow import FlowError
 from bot.services import Services
+from handlers.home import publish_home, tell_by_dm
 
 
 def register(app: App, svc: Services) -> None:
@@ -109,3 +112,60 @@ def register(app: App, svc: Services) -> None:
             return
         svc.kick()
         svc.later(respond, text=text, blocks=blocks, replace_original=True)
+
+    # ---------------------------------------------------------------- check-ins (the DM and the App Home)
+
+    def on_home(body: dict[str, Any]) -> bool:
+        return (body.get("container") or {}).get("type") == "view"
+
+    def checkin_refusal(body: dict[str, Any], respond: Respond, client: WebClient, text: str) -> None:
+        """Ephemeral under the DM; by DM from the Home tab (which has no channel), and the Home is refreshed."""
+        user = body["user"]["id"]
+        if on_home(body):
+            svc.later(tell_by_dm, client, user, f":warning: {text}")
+            svc.later(publish_home, svc, client, user)
+        else:
+            svc.later(respond, text=f":warning: {text}", response_type="ephemeral", replace_original=False)
+
+    def checkin_form(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient,
+                     modal: Any) -> None:
+        value = str(action.get("value") or "")
+        try:
+            if not value.isdigit():
+                raise FlowError("That button is out of date.")
+            target = checkin_flow.target(svc, user=body["user"]["id"], checkin_id=int(value))
+        except FlowError as exc:
+            checkin_refusal(body, respond, client, str(exc))
+            return
+        # The trigger ID expires in about 3 s: open the form at once, off the request thread.
+        svc.later(client.views_open, trigger_id=body["trigger_id"],
+                  view=modal(target.checkin_id, target.customer, home=on_home(body)))
+
+    @app.action(checkin_blocks.LOG)
+    def checkin_log(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                    client: WebClient) -> None:
+        ack()
+        checkin_form(body, action, respond, client, checkin_blocks.log_modal)
+
+    @app.action(checkin_blocks.SKIP)
+    def checkin_skip(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                     client: WebClient) -> None:
+        ack()
+        checkin_form(body, action, respond, client, checkin_blocks.skip_modal)
+
+    @app.action(checkin_blocks.SNOOZE)
+    def checkin_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
+                       client: WebClient) -> None:
+        """The DM is updated through the outbox (it says until when); from the Home, the Home is refreshed."""
+        ack()
+        value = str(action.get("value") or "")
+        try:
+            if not value.isdigit():
+                raise FlowError("That button is out of date.")
+            checkin_flow.snooze(svc, user=body["user"]["id"], checkin_id=int(value))
+        except FlowError as exc:
+            checkin_refusal(body, respond, client, str(exc))
+            return
+        svc.kick()
+        if on_home(body):
+            svc.later(publish_home, svc, client, body["user"]["id"])

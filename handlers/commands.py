@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import case_flow, escalation_flow, handover_flow, resolution_flow
+from bot import case_flow, customer_flow, escalation_flow, handover_flow, resolution_flow
 from bot.blocks.case_room import timeline_blocks
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.blocks.replies import case_help, escalating_ack, usage_text
@@ -140,11 +140,13 @@ def register(app: App, svc: Services) -> None:
         ack(text=answer)
         svc.kick()
 
-    # /advocacy: the advocacy team's own tools, one entry per sub-command (later: customer, digest).
-    # name → (flow(svc, user=…, text=…) returning the answer, usage, what it does)
-    advocacy_tools: dict[str, tuple[Callable[..., str], str, str]] = {
+    # /advocacy: the advocacy team's own tools, one entry per sub-command (later: digest).
+    # name → (flow(svc, user=…, text=…) returning the answer, or a modal view (a dict) to open; usage; what it does)
+    advocacy_tools: dict[str, tuple[Callable[..., str | dict[str, Any]], str, str]] = {
         "handover": (handover_flow.handover, handover_flow.USAGE,
                      "move every open case of one person to an advocate (advocates only)"),
+        "customer": (customer_flow.customer, customer_flow.USAGE,
+                     "a customer's details, status history and cases; add or edit one in a form (advocates)"),
     }
 
     def advocacy_help() -> str:
@@ -152,7 +154,7 @@ def register(app: App, svc: Services) -> None:
         return "*`/advocacy` — tools for the advocacy team*\n" + "\n".join([*lines, "• `/advocacy help` — this help"])
 
     @app.command("/advocacy")
-    def advocacy(ack: Ack, command: dict[str, Any]) -> None:
+    def advocacy(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         """A small dispatcher: the first word picks the tool; answers are ephemeral."""
         sub, _, rest = (command.get("text") or "").strip().partition(" ")
         sub, rest = sub.lower(), rest.strip()
@@ -167,6 +169,10 @@ def register(app: App, svc: Services) -> None:
             answer = flow(svc, user=command["user_id"], text=rest)
         except (FlowError, SQLAlchemyError, TimeoutError) as exc:
             ack(text=refusal(exc, f"/advocacy {sub}"))
+            return
+        if isinstance(answer, dict):  # a form: the trigger ID is single-use and expires in about 3 s
+            ack()
+            svc.later(client.views_open, trigger_id=command["trigger_id"], view=answer)
             return
         ack(text=answer)
         svc.kick()

@@ -1,4 +1,5 @@
-"""View submissions: the escalation modal, the customer-update modal of reminders, the resolve modal."""
+"""View submissions: the escalation modal, the customer-update modal of reminders, the resolve modal, the
+customer form, the check-in forms (Log, Skip)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import escalation_flow, resolution_flow, update_flow
+from bot import checkin_flow, customer_flow, escalation_flow, resolution_flow, update_flow
+from bot.blocks import checkin as checkin_blocks
+from bot.blocks import customer_modal
 from bot.blocks.escalate_modal import CALLBACK_ID, ModalContext, choice_view, read_modal
 from bot.blocks.reminders import LOG_UPDATE_VIEW
 from bot.blocks.replies import open_case_choice
@@ -19,6 +22,7 @@ from bot.domain.escalation import validate_request
 from bot.domain.resolution import team_today
 from bot.flow import FlowError
 from bot.services import Services
+from handlers.home import publish_home
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = "I could not record this (database unavailable). Please try again in a minute."
@@ -106,3 +110,61 @@ def register(app: App, svc: Services) -> None:
             return
         ack()
         svc.kick()
+
+    @app.view(customer_modal.CALLBACK_ID)
+    def submit_customer(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Errors go back on their block; near-duplicate names come back into the form as a choice."""
+        form, customer_id = customer_modal.read_customer_modal(view)
+        try:
+            # Keyed by the view: a form submitted twice changes the customer once.
+            reply = customer_flow.submit(svc, user=body["user"]["id"], form=form, customer_id=customer_id,
+                                         delivery=f"view:{view['id']}")
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not save customer %s", customer_id or form.name)
+            ack(response_action="errors", errors={"name": DATABASE_DOWN})
+            return
+        if reply.errors:
+            ack(response_action="errors", errors=reply.errors)
+        elif reply.view:
+            ack(response_action="update", view=reply.view)
+        else:
+            ack()
+
+    # ---------------------------------------------------------------- check-ins: Log and Skip
+
+    def answer_checkin(ack: Ack, body: dict[str, Any], view: dict[str, Any], block: str, record: Any) -> None:
+        """Errors go back on ``block``; the check-in id rides in private_metadata, with where the form came from."""
+        checkin_id, home = checkin_blocks.form_target(view)
+        user = body["user"]["id"]
+        try:
+            if checkin_id is None:
+                raise FlowError("This form is out of date; use the check-in's button again.")
+            # Keyed by the view: a form submitted twice records once.
+            record(user=user, checkin_id=checkin_id, delivery=f"view:{view['id']}")
+        except FlowError as exc:
+            ack(response_action="errors", errors={block: str(exc)})
+            return
+        except (SQLAlchemyError, TimeoutError):
+            log.exception("could not record check-in %s", checkin_id)
+            ack(response_action="errors", errors={block: DATABASE_DOWN})
+            return
+        ack()
+        svc.kick()
+        if home:
+            svc.later(publish_home, svc, app.client, user)
+
+    @app.view(checkin_blocks.LOG_VIEW)
+    def submit_checkin(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form, errors = checkin_blocks.read_log_modal(view)
+        if form is None:
+            ack(response_action="errors", errors=errors)
+            return
+        answer_checkin(ack, body, view, "how", lambda **kw: checkin_flow.log(svc, form=form, **kw))
+
+    @app.view(checkin_blocks.SKIP_VIEW)
+    def skip_checkin(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason, errors = checkin_blocks.read_skip_reason(view)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        answer_checkin(ack, body, view, "reason", lambda **kw: checkin_flow.skip(svc, reason=reason, **kw))

@@ -1,8 +1,8 @@
 """The App Home tab and its Reopen modal.
 
-Home: the viewer's open cases (owned, asked of their department, reported), their overdue prevention
-actions, and Reopen buttons for recently ended cases. A Home view holds at most 100 blocks: each list
-shows a bounded number of entries and counts the rest.
+Home: the viewer's open cases (owned, asked of their department, reported), the check-ins due from them
+(with the DM's buttons), their overdue prevention actions, and Reopen buttons for recently ended cases.
+A Home view holds at most 100 blocks: each list shows a bounded number of entries and counts the rest.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 from datetime import date
 from typing import Any
 
+from bot.blocks.checkin import buttons as checkin_buttons
+from bot.blocks.checkin import home_line as checkin_line
 from bot.blocks.common import Block, button, channel_link, context, header, mention, plain, section, slack_date
 from bot.domain.home import REOPEN_WINDOW, Home
 from bot.text import escape_mrkdwn, truncate
@@ -20,7 +22,7 @@ REOPEN_ACTION = "home_reopen"  # the button: value is the case number
 REOPEN_VIEW = "home_reopen_reason"  # the modal's callback_id; private_metadata {"number": N}
 MAX_BLOCKS = 100
 REASON_MAX = 2000  # as for `/case reopen <number> <reason>`
-SHOWN = {"owned": 20, "asked": 15, "reported": 10, "actions": 10}
+SHOWN = {"owned": 20, "asked": 15, "reported": 10, "actions": 10, "checkins": 5}  # check-ins: 2 blocks each
 USAGE = "Type `/escalate &lt;customer&gt;: &lt;what happened&gt;` anywhere · `/case help` in a case channel."
 
 
@@ -59,6 +61,11 @@ def home_view(data: Home, *, today: date, is_advocate: bool = False) -> dict[str
     owned = data.owned[:SHOWN["owned"]]
     part("Cases you own", [case_line(c, owner=False) for c in owned], "None open.",
          _more(len(data.owned), len(owned), "cases"))
+
+    due = data.checkins_due[:SHOWN["checkins"]]
+    if due or is_advocate:
+        part("Check-ins due", [b for item in due for b in (checkin_line(item), checkin_buttons(item.checkin))],
+             "None due.", _more(len(data.checkins_due), len(due), "check-ins"))
 
     asked = data.asked[:SHOWN["asked"]]
     part("Cases your department is asked on",

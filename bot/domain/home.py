@@ -1,4 +1,4 @@
-"""What one person's App Home shows: their open cases, overdue prevention actions, cases to reopen.
+"""What one person's App Home shows: their open cases, overdue prevention actions, cases to reopen, check-ins due.
 
 Who the viewer is for departments (user groups expanded) is worked out by the caller before the query
 (expanding asks Slack); these functions only read. No Slack here.
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.domain.checkins import Due, due_for
 from storage.models import Case, CaseDepartment, PreventionAction
 
 ENDED_STATUSES = ("resolved", "closed")
@@ -49,6 +50,7 @@ class Home:
     reported: list[Case] = field(default_factory=list)
     overdue_actions: list[tuple[PreventionAction, Case]] = field(default_factory=list)
     reopenable: list[Case] = field(default_factory=list)
+    checkins_due: list[Due] = field(default_factory=list)  # put to the viewer, or past due for their customers
 
 
 def home(session: Session, viewer: Viewer, *, now: datetime, zone: ZoneInfo) -> Home:
@@ -85,4 +87,4 @@ def home(session: Session, viewer: Viewer, *, now: datetime, zone: ZoneInfo) -> 
     if not viewer.is_advocate:
         recent = recent.where(Case.owner_id == user)
     return Home(owned=owned, asked=asked, reported=reported, overdue_actions=overdue,
-                reopenable=list(session.scalars(recent)))
+                reopenable=list(session.scalars(recent)), checkins_due=due_for(session, user, now, zone))

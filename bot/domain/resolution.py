@@ -27,6 +27,7 @@ from bot.config import TeamConfig
 from bot.domain.business_hours import local_instant
 from bot.domain.cadence import record_customer_update, refresh_summary, schedule, start_period
 from bot.domain.cases import SETUP_STEPS
+from bot.domain.checkins import follow_up_after_resolution
 from bot.domain.records import add_event, enqueue
 from storage.models import Case, CaseEvent, OutboxItem, PreventionAction
 
@@ -164,6 +165,7 @@ def resolve(session: Session, case: Case, form: Resolution, *, by: str, now: dat
     for action in actions:
         enqueue(session, key=f"prevention:{action.id}:assigned", kind=PREVENTION_DM, case_id=case.id, now=now,
                 payload={"action_id": action.id, "why": "assigned"})
+    follow_up_after_resolution(session, case, now=now, config=config)  # "did the fix hold?" (check-ins)
     return event
 
 
