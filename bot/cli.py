@@ -96,10 +96,10 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     now = parse_instant(args.now) if args.now else None
     report = tick(app.services, now)
     out = report.outbox
-    print(f"tick at {report.now.isoformat()}: reminders fired {report.jobs.get('reminders', 0)}; "
-          f"departments nudged {report.jobs.get('nudges', 0)}; "
-          f"prevention reminders {report.jobs.get('prevention', 0)}; outbox done {out.done}, retried {out.retried}, "
-          f"failed {out.failed}, cancelled {out.cancelled}")
+    # every job's count, by the job's name (reminders fired, departments nudged, …), then the outbox
+    jobs = ", ".join(f"{name} {count}" for name, count in report.jobs.items() if isinstance(count, int))
+    print(f"tick at {report.now.isoformat()}: {jobs}; outbox done {out.done}, retried {out.retried}, "
+          f"deferred {out.deferred}, failed {out.failed}, cancelled {out.cancelled}")
     for name, error in report.errors.items():
         print(f"job {name} failed: {error}", file=sys.stderr)
     return 1 if report.errors else 0

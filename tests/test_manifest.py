@@ -31,7 +31,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_unarchive": {"channels:manage", "groups:write"},
     "conversations_list": {"channels:read", "groups:read"},
     "conversations_info": {"channels:read", "groups:read"},
-    "conversations_history": {"channels:history", "groups:history"},
+    "conversations_history": {"channels:history", "groups:history", "im:history"},
     "pins_add": {"pins:write"},
     "bookmarks_add": {"bookmarks:write"},
     "users_info": {"users:read"},

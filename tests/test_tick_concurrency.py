@@ -36,8 +36,8 @@ T = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday
 OPENED = T - timedelta(hours=3)
 DUE = T - timedelta(hours=1)
 SCHEDULED = DUE - timedelta(minutes=10)
-REPORT = re.compile(r"reminders fired (\d+); departments nudged \d+; prevention reminders \d+; "
-                    r"outbox done (\d+), retried (\d+), failed (\d+), cancelled (\d+)")
+REPORT = re.compile(r"\breminders (\d+),.*; outbox done (\d+), retried (\d+), deferred \d+, failed (\d+), "
+                    r"cancelled (\d+)")
 
 
 def channel_of(number: int) -> str:
