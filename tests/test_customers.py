@@ -479,3 +479,22 @@ def test_cli_import_reports_bad_rows_imports_nothing_then_imports_and_round_trip
         assert as_json[1]["annual_revenue"] == "250000" and as_json[1]["advocate"] == "U01ADV"
     finally:
         db.dispose()
+
+
+def test_escalate_for_a_customer_with_an_advocate_makes_them_the_owner(at_t0: Bot) -> None:
+    """The owning advocate is the customer's single point of contact, whoever escalates."""
+    bot = at_t0
+    make(bot.db, "Acme", advocate_id="U02ADV")
+    make(bot.db, "Initech", advocate_id="U02ADV")
+    # a sales rep, and an advocate (who would own it were the customer not someone else's)
+    for requester, text in (("U30REQ", "Acme: refund stuck p1"), ("U01ADV", "initech: invoice wrong p2")):
+        before = len(all_cases(bot.db))
+        assert bot.driver.command(requester, "/escalate", text).status == 200
+        wait_until(lambda before=before: len(all_cases(bot.db)) > before and setup_settled(bot.db),
+                   message="the case set-up")
+    first, second = all_cases(bot.db)
+    assert (first.owner_id, second.owner_id) == ("U02ADV", "U02ADV")
+    make(bot.db, "Globex")  # no advocate: the least busy advocate, as before
+    bot.driver.command("U30REQ", "/escalate", "Globex: shipment late p2")
+    wait_until(lambda: len(all_cases(bot.db)) == 3 and setup_settled(bot.db), message="the third set-up")
+    assert all_cases(bot.db)[-1].owner_id == "U01ADV"

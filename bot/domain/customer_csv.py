@@ -22,33 +22,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain.csv_import import BadRow, ImportRefused
 from bot.domain.customers import clean_fields, create_customer, find_customer, name_key, update_customer
+from bot.domain.export import FORMULA_START, csv_cell, iso_utc
 from storage.models import Customer, CustomerStatusChange
 
 COLUMNS = ("name", "tier", "timezone", "preferred_hours", "advocate", "annual_revenue", "status", "external_ref")
 EXPORT_ONLY = ("id", "created_at", "updated_at")  # written by the export, ignored by an import
 _FIELD = {"advocate": "advocate_id"}  # column → the domain's field name (the others are the same)
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 IMPORTED_BY = "import"
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A line of the file (the header is line 1) and what is wrong with it."""
-
-    line: int
-    problems: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {'; '.join(self.problems)}"
-
-
-class ImportRefused(Exception):
-    """The file has bad rows: nothing was imported."""
-
-    def __init__(self, bad: list[BadRow]) -> None:
-        super().__init__(f"{len(bad)} bad row(s)")
-        self.bad = bad
 
 
 @dataclass(frozen=True)
@@ -95,7 +77,7 @@ def _header(line: int, fields: list[str]) -> list[str]:
 def _cell(text: str) -> str:
     """A cell as written; the ``'`` the export puts before a formula-like value is taken off again."""
     text = text.strip()
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1].startswith(_FORMULA) else text
+    return text[1:] if len(text) > 1 and text[0] == "'" and text[1].startswith(FORMULA_START) else text
 
 
 def read_rows(lines: Iterable[str], *, tiers: Collection[str], advocates: Collection[str] | None = None,
@@ -169,10 +151,6 @@ def import_customers(session: Session, lines: Iterable[str], *, now: datetime, t
 # ---------------------------------------------------------------- export
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
 def _amount(value: Decimal | None) -> str | None:
     """``250000`` or ``1234.50``: plain numbers, which an import reads back."""
     if value is None:
@@ -190,9 +168,9 @@ def export_customers(session: Session) -> list[dict[str, Any]]:
         {
             "name": c.name, "tier": c.tier, "timezone": c.timezone, "preferred_hours": c.preferred_hours,
             "advocate": c.advocate_id, "annual_revenue": _amount(c.annual_revenue), "status": c.status,
-            "external_ref": c.external_ref, "id": c.id, "created_at": _iso(c.created_at),
-            "updated_at": _iso(c.updated_at),
-            "status_history": [{"at": _iso(h.at), "from": h.from_status, "to": h.to_status, "by": h.by,
+            "external_ref": c.external_ref, "id": c.id, "created_at": iso_utc(c.created_at),
+            "updated_at": iso_utc(c.updated_at),
+            "status_history": [{"at": iso_utc(h.at), "from": h.from_status, "to": h.to_status, "by": h.by,
                                 "note": h.note} for h in history.get(c.id, [])],
         }
         for c in session.scalars(select(Customer).order_by(Customer.name_key))
@@ -200,11 +178,7 @@ def export_customers(session: Session) -> list[dict[str, Any]]:
 
 
 def _text(value: object) -> str:
-    """Spreadsheets run a cell starting with = + - @ as a formula: such text is written after a ``'``."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
+    return csv_cell(None if value is None else str(value))
 
 
 def csv_rows(customers: list[dict[str, Any]]) -> Iterator[list[str]]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from storage.models import Case, CaseEvent, CustomerUpdate, PreventionAction
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_utc(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
@@ -51,24 +51,24 @@ def export_cases(session: Session, *, since: datetime | None = None) -> list[dic
             "reporter": case.reporter_id,
             "departments": [
                 {"name": d.department, "heads": list(d.heads), "deputies": list(d.deputies or []),
-                 "asked_at": _iso(d.asked_at), "first_response_at": _iso(d.answered_at),
+                 "asked_at": iso_utc(d.asked_at), "first_response_at": iso_utc(d.answered_at),
                  "first_response_by": d.answered_by}
                 for d in case.departments
             ],
             "impact": str(case.impact) if case.impact is not None else None,
             "channel_id": case.channel_id,
-            "created_at": _iso(case.created_at),
-            "resolved_at": _iso(case.resolved_at),
-            "closed_at": _iso(case.closed_at),
+            "created_at": iso_utc(case.created_at),
+            "resolved_at": iso_utc(case.resolved_at),
+            "closed_at": iso_utc(case.closed_at),
             "cadence_seconds": case.cadence_seconds,
-            "next_update_due": _iso(case.next_update_due) if case.is_open else None,
+            "next_update_due": iso_utc(case.next_update_due) if case.is_open else None,
             "customer_updates": [
-                {"at": _iso(u.at), "by": u.by, "text": u.text, "via": u.via, "source": u.source,
-                 "due_at": _iso(u.due_at), "on_time": u.on_time}
+                {"at": iso_utc(u.at), "by": u.by, "text": u.text, "via": u.via, "source": u.source,
+                 "due_at": iso_utc(u.due_at), "on_time": u.on_time}
                 for u in updates.get(case.id, [])
             ],
             "timeline": [
-                {"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text, "permalink": e.permalink,
+                {"at": iso_utc(e.at), "actor": e.actor, "kind": e.kind, "text": e.text, "permalink": e.permalink,
                  "deleted": bool(e.deleted)}
                 for e in events.get(case.id, [])
             ],
@@ -90,14 +90,14 @@ CSV_COLUMNS = (
     "created_at", "resolved_at", "closed_at", "next_update_due", "root_cause_category", "recurrence_of",
     "customer_updates", "timeline_events", "departments_answered", "prevention_actions", "prevention_actions_done",
 )
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs such a cell as a formula
 
 
-def _cell(value: str | None) -> str:
+def csv_cell(value: str | None) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula: a customer name must stay text."""
     if value is None:
         return ""
-    return "'" + value if value.startswith(_FORMULA) else value
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def csv_rows(cases: list[dict[str, Any]]) -> Iterator[list[object]]:
@@ -106,10 +106,10 @@ def csv_rows(cases: list[dict[str, Any]]) -> Iterator[list[object]]:
     for case in cases:
         root_cause = case["root_cause"] or {}
         yield [
-            case["number"], _cell(case["customer"]), case["status"], case["severity"], case["owner"],
+            case["number"], csv_cell(case["customer"]), case["status"], case["severity"], case["owner"],
             case["reporter"], ";".join(d["name"] for d in case["departments"]), case["impact"] or "",
             case["channel_id"] or "", case["created_at"], case["resolved_at"] or "", case["closed_at"] or "",
-            case["next_update_due"] or "", _cell(root_cause.get("category")),
+            case["next_update_due"] or "", csv_cell(root_cause.get("category")),
             case["recurrence_of"] if case["recurrence_of"] is not None else "",
             len(case["customer_updates"]), len(case["timeline"]),
             sum(1 for d in case["departments"] if d["first_response_at"]),

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import parse_instant
+from bot.domain.csv_import import BadRow, ImportRefused
 from bot.domain.customers import find_customer, name_key
-from bot.domain.export import _cell, _iso
+from bot.domain.export import csv_cell, iso_utc
 from storage.models import Case, Customer, Feedback
 
 COLUMNS = ("customer", "date", "nps", "csat", "comment", "source")
@@ -36,25 +37,6 @@ CHANNEL = "survey"  # how an imported answer reached us
 SOURCE_MAX = 40  # Feedback.source
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _KEY_BATCH = 500
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A line of the file (the header is line 1) and what is wrong with it."""
-
-    line: int
-    problems: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {'; '.join(self.problems)}"
-
-
-class ImportRefused(Exception):
-    """The file has bad rows: nothing was imported."""
-
-    def __init__(self, bad: list[BadRow]) -> None:
-        super().__init__(f"{len(bad)} bad row(s)")
-        self.bad = bad
 
 
 @dataclass(frozen=True)
@@ -77,7 +59,7 @@ class _Answer:
 
     @property
     def key(self) -> str:
-        said = [self.customer.id, _iso(self.at), self.nps, self.csat, self.comment, self.source]
+        said = [self.customer.id, iso_utc(self.at), self.nps, self.csat, self.comment, self.source]
         digest = hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()
         return f"import:{digest}"
 
@@ -223,7 +205,7 @@ def export_feedback(session: Session, *, since: datetime | None = None) -> list[
     if since is not None:
         query = query.where(Feedback.at >= since)
     return [
-        {"customer": customer, "advocate": f.advocate_id, "date": _iso(f.at), "source": f.source,
+        {"customer": customer, "advocate": f.advocate_id, "date": iso_utc(f.at), "source": f.source,
          "channel": f.channel, "nps": f.nps, "csat": f.csat, "problems": f.problems, "comment": f.comment,
          "case": number}
         for f, customer, number in session.execute(query)
@@ -237,6 +219,6 @@ def csv_rows(answers: list[dict[str, Any]]) -> Iterator[list[object]]:
     """The header, then one row per answer; free text never becomes a spreadsheet formula."""
     yield list(CSV_COLUMNS)
     for a in answers:
-        yield [_cell(a["customer"]), a["advocate"] or "", a["date"], _cell(a["source"]), a["channel"] or "",
-               "" if a["nps"] is None else a["nps"], "" if a["csat"] is None else a["csat"], _cell(a["problems"]),
-               _cell(a["comment"]), "" if a["case"] is None else a["case"]]
+        yield [csv_cell(a["customer"]), a["advocate"] or "", a["date"], csv_cell(a["source"]), a["channel"] or "",
+               "" if a["nps"] is None else a["nps"], "" if a["csat"] is None else a["csat"], csv_cell(a["problems"]),
+               csv_cell(a["comment"]), "" if a["case"] is None else a["case"]]
