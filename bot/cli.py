@@ -7,10 +7,12 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
+from typing import TextIO
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from bot.clock import parse_instant, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
@@ -211,30 +213,39 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 BAD_ROWS_SHOWN = 100
 
 
-def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
-    """``feedback import FILE.csv``: all or nothing; bad rows are listed with their line numbers (exit 1)."""
-    from bot.domain.feedback import ImportRefused, import_feedback
+def import_file(settings: Settings, path: str, run: Callable[[Session, TextIO], object]) -> int:
+    """Run an all-or-nothing CSV import of ``path`` in one transaction; bad rows are listed with their
+    line numbers on stderr and nothing is imported (exit 1)."""
+    from bot.domain.csv_import import ImportRefused
 
     db = Database(settings.database_url)
     _embedded_schema(db)
     try:
-        with open(args.file, newline="", encoding="utf-8-sig") as lines, db.transaction() as session:
-            imported = import_feedback(session, lines, now=system_clock())
+        with open(path, newline="", encoding="utf-8-sig") as lines, db.transaction() as session:
+            imported = run(session, lines)
     except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise CliError(f"{args.file} is not UTF-8 text") from None
+        raise CliError(f"{path} is not UTF-8 text") from None
     except ImportRefused as refused:
         for bad in refused.bad[:BAD_ROWS_SHOWN]:
-            print(f"{args.file}: {bad}", file=sys.stderr)
+            print(f"{path}: {bad}", file=sys.stderr)
         if len(refused.bad) > BAD_ROWS_SHOWN:
             print(f"… and {len(refused.bad) - BAD_ROWS_SHOWN} more bad row(s)", file=sys.stderr)
         print(f"nothing imported: {len(refused.bad)} bad row(s)", file=sys.stderr)
         return 1
     finally:
         db.dispose()
-    print(f"{args.file}: {imported}")
+    print(f"{path}: {imported}")
     return 0
+
+
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    """``feedback import FILE.csv``: all or nothing; bad rows are listed with their line numbers (exit 1)."""
+    from bot.domain.feedback import import_feedback
+
+    return import_file(settings, args.file, lambda session, lines: import_feedback(session, lines,
+                                                                                   now=system_clock()))
 
 
 def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
@@ -242,7 +253,7 @@ def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     ``customers export [--format csv|json]``."""
     import csv
 
-    from bot.domain.customer_csv import ImportRefused, csv_rows, export_customers, import_customers
+    from bot.domain.customer_csv import csv_rows, export_customers, import_customers
 
     if args.customers_command == "export":
         db = Database(settings.database_url)
@@ -259,27 +270,8 @@ def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     config = load_config(settings.advocacy_config)  # tiers and advocates are checked against it
     # advocates given as user groups can only be expanded by Slack: then any user ID is accepted
     team = None if any(a.startswith("S") for a in config.advocates) else config.advocates
-    db = Database(settings.database_url)
-    _embedded_schema(db)
-    try:
-        with open(args.file, newline="", encoding="utf-8-sig") as lines, db.transaction() as session:
-            imported = import_customers(session, lines, now=datetime.now(UTC), tiers=config.checkins.tiers,
-                                        advocates=team)
-    except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{args.file} is not UTF-8 text") from None
-    except ImportRefused as refused:
-        for bad in refused.bad[:BAD_ROWS_SHOWN]:
-            print(f"{args.file}: {bad}", file=sys.stderr)
-        if len(refused.bad) > BAD_ROWS_SHOWN:
-            print(f"… and {len(refused.bad) - BAD_ROWS_SHOWN} more bad row(s)", file=sys.stderr)
-        print(f"nothing imported: {len(refused.bad)} bad row(s)", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
-    print(f"{args.file}: {imported}")
-    return 0
+    return import_file(settings, args.file, lambda session, lines: import_customers(
+        session, lines, now=system_clock(), tiers=config.checkins.tiers, advocates=team))
 
 def iso_date(value: str) -> date:
     """``--since 2026-11-01``: a calendar date, read as the start of that day in UTC."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -22,3 +24,16 @@ class ImportRefused(Exception):
     def __init__(self, bad: list[BadRow]) -> None:
         super().__init__(f"{len(bad)} bad row(s)")
         self.bad = bad
+
+
+def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, fields) for each non-blank record; a quoted field may span lines."""
+    reader = csv.reader(lines)
+    previous = 0
+    try:
+        for fields in reader:
+            line, previous = previous + 1, reader.line_num
+            if any(field.strip() for field in fields):
+                yield line, fields
+    except csv.Error as exc:
+        raise ImportRefused([BadRow(previous + 1, (f"not readable as CSV: {exc}",))]) from None

@@ -12,7 +12,6 @@ ignores), so an exported file imports back unchanged.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.csv_import import BadRow, ImportRefused
+from bot.domain.csv_import import BadRow, ImportRefused, csv_records
 from bot.domain.customers import clean_fields, create_customer, find_customer, name_key, update_customer
 from bot.domain.export import FORMULA_START, csv_cell, iso_utc
 from storage.models import Customer, CustomerStatusChange
@@ -47,19 +46,6 @@ class Imported:
 class _Row:
     line: int
     values: dict[str, Any]  # cleaned; only the cells that were filled in
-
-
-def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, fields) for each non-blank record; a quoted field may span lines."""
-    reader = csv.reader(lines)
-    previous = 0
-    try:
-        for fields in reader:
-            line, previous = previous + 1, reader.line_num
-            if any(field.strip() for field in fields):
-                yield line, fields
-    except csv.Error as exc:
-        raise ImportRefused([BadRow(previous + 1, (f"not readable as CSV: {exc}",))]) from None
 
 
 def _header(line: int, fields: list[str]) -> list[str]:
@@ -87,7 +73,7 @@ def read_rows(lines: Iterable[str], *, tiers: Collection[str], advocates: Collec
     ``advocates``: when given, a new advocate must be one of them (the team config's user IDs); one a
     customer already has (``current_advocates``, by name_key) is kept even if they have left the team.
     """
-    records = _records(lines)
+    records = csv_records(lines)
     first = next(records, None)
     if first is None:
         raise ImportRefused([BadRow(1, ("the file is empty; the first line must be the header: "

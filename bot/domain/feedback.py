@@ -11,7 +11,6 @@ is the same as a spreadsheet. No Slack here.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import parse_instant
-from bot.domain.csv_import import BadRow, ImportRefused
+from bot.domain.csv_import import BadRow, ImportRefused, csv_records
 from bot.domain.customers import find_customer, name_key
 from bot.domain.export import csv_cell, iso_utc
 from storage.models import Case, Customer, Feedback
@@ -84,19 +83,6 @@ def _score(name: str, text: str) -> tuple[int | None, str | None]:
     return None, f"{name} {text!r} is not a whole number from {low} to {high}"
 
 
-def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, fields) for each non-blank record; a quoted field may span lines."""
-    reader = csv.reader(lines)
-    previous = 0
-    try:
-        for fields in reader:
-            line, previous = previous + 1, reader.line_num
-            if any(field.strip() for field in fields):
-                yield line, fields
-    except csv.Error as exc:
-        raise ImportRefused([BadRow(previous + 1, (f"not readable as CSV: {exc}",))]) from None
-
-
 def _header(line: int, fields: list[str]) -> list[str]:
     names = [field.strip().casefold() for field in fields]
     problems = [f"unknown column {name!r} (columns are: {', '.join(COLUMNS)})" for name in names
@@ -147,7 +133,7 @@ def _check(session: Session, line: int, row: dict[str, str], customers: dict[str
 
 def read_answers(session: Session, lines: Iterable[str]) -> list[_Answer]:
     """Every row of the file checked; ImportRefused with all the bad rows if there is any."""
-    records = _records(lines)
+    records = csv_records(lines)
     first = next(records, None)
     if first is None:
         raise ImportRefused([BadRow(1, ("the file is empty: expected the header " + ",".join(COLUMNS),))])
