@@ -189,6 +189,29 @@ def cmd_config_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    """``digest [--week 2026-W47] [--format text|json]``: the weekly figures (default: the week just ended)."""
+    from bot.domain.digest import digest, digest_text
+    from bot.domain.weeks import Week
+
+    config = load_config(settings.advocacy_config)
+    try:
+        week = Week.parse(args.week) if args.week else Week.of(system_clock(), config.zone).shift(-1)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    db = Database(settings.database_url)
+    _embedded_schema(db)
+    with db.transaction() as session:
+        data = digest(session, week, config)
+    db.dispose()
+    if args.format == "json":
+        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print(digest_text(data))
+    return 0
+
+
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     import csv
 
@@ -306,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "counts); feedback: one answer per item or row")
     export.add_argument("--since", metavar="YYYY-MM-DD", type=iso_date,
                         help="only cases created (answers given) on or after this date (UTC)")
+    digest = sub.add_parser("digest", help="the weekly metric digest's figures")
+    digest.add_argument("--week", metavar="YYYY-Www", help="the ISO week, e.g. 2026-W47 (default: the week just "
+                                                         "ended, in the team's timezone)")
+    digest.add_argument("--format", default="text", choices=["text", "json"])
     feedback = sub.add_parser("feedback", help="customer feedback (NPS, CSAT)")
     feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
     feedback_import = feedback_sub.add_parser(
@@ -333,6 +360,7 @@ COMMANDS = {
     "config": cmd_config_check,
     "tick": cmd_tick,
     "export": cmd_export,
+    "digest": cmd_digest,
     "feedback": cmd_feedback,
     "customers": cmd_customers,
     "sandbox": cmd_sandbox,

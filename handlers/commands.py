@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import case_flow, customer_flow, escalation_flow, handover_flow, resolution_flow
+from bot import case_flow, customer_flow, digest_flow, escalation_flow, handover_flow, resolution_flow
 from bot.blocks.case_room import timeline_blocks
 from bot.blocks.escalate_modal import ModalContext, escalate_modal
 from bot.blocks.replies import case_help, escalating_ack, usage_text
@@ -142,11 +142,14 @@ def register(app: App, svc: Services) -> None:
 
     # /advocacy: the advocacy team's own tools, one entry per sub-command (later: digest).
     # name → (flow(svc, user=…, text=…) returning the answer, or a modal view (a dict) to open; usage; what it does)
-    advocacy_tools: dict[str, tuple[Callable[..., str | dict[str, Any]], str, str]] = {
+    # a tool answers with text, a form to open (dict), or work to do after the ack (callable given respond)
+    advocacy_tools: dict[str, tuple[Callable[..., Any], str, str]] = {
         "handover": (handover_flow.handover, handover_flow.USAGE,
                      "move every open case of one person to an advocate (advocates only)"),
         "customer": (customer_flow.customer, customer_flow.USAGE,
                      "a customer's details, status history and cases; add or edit one in a form (advocates)"),
+        "digest": (digest_flow.digest_so_far, digest_flow.USAGE,
+                   "this week's figures so far, only to you (advocates and leaders)"),
     }
 
     def advocacy_help() -> str:
@@ -154,7 +157,7 @@ def register(app: App, svc: Services) -> None:
         return "*`/advocacy` — tools for the advocacy team*\n" + "\n".join([*lines, "• `/advocacy help` — this help"])
 
     @app.command("/advocacy")
-    def advocacy(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+    def advocacy(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """A small dispatcher: the first word picks the tool; answers are ephemeral."""
         sub, _, rest = (command.get("text") or "").strip().partition(" ")
         sub, rest = sub.lower(), rest.strip()
@@ -173,6 +176,10 @@ def register(app: App, svc: Services) -> None:
         if isinstance(answer, dict):  # a form: the trigger ID is single-use and expires in about 3 s
             ack()
             svc.later(client.views_open, trigger_id=command["trigger_id"], view=answer)
+            return
+        if callable(answer):  # slow to put together: the answer follows the ack through response_url
+            ack(text=":hourglass_flowing_sand: Adding it up…")
+            svc.later(answer, respond)
             return
         ack(text=answer)
         svc.kick()

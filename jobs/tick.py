@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot.services import Services
 from jobs.case_room import nudge_departments
 from jobs.checkins import ensure_checkins, prompt_checkins
+from jobs.digest import queue_digest
 from jobs.outbox import RunReport, send_due
 from jobs.prevention import remind_prevention
 from jobs.reminders import fire_reminders
@@ -40,6 +41,7 @@ JOBS: list[tuple[str, Job]] = [
     ("checkins", ensure_checkins),  # plan and cancel check-ins, before prompting the due ones
     ("checkin_prompts", prompt_checkins),
     ("review", queue_review),
+    ("digest", queue_digest),
 ]
 
 

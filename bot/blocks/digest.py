@@ -1,0 +1,86 @@
+"""The weekly digest in Block Kit: each figure with its change from the week before, the top cases by
+impact with links, and what needs leadership's attention. Rendered from ``bot.domain.digest`` data."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.blocks.common import Block, channel_link, context, header, section
+
+
+def _delta(now: Any, before: Any, unit: str = "") -> str:
+    if not isinstance(now, int | float) or not isinstance(before, int | float) or now == before:
+        return " (=)" if now == before and now is not None else ""
+    arrow = ":arrow_up_small:" if now > before else ":arrow_down_small:"
+    change = now - before
+    shown = f"{change:+.0f}" if isinstance(change, int) or unit != "%" else f"{change * 100:+.0f}"
+    return f" {arrow} {shown}{unit}"
+
+
+def _pct(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.0%}"
+
+
+def _money(text: str) -> str:
+    return f"${Decimal(text):,.0f}"
+
+
+def _field(title: str, value: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": f"*{title}*\n{value}"}
+
+
+def digest_text(data: dict[str, Any]) -> str:
+    """The notification text: the headline figures."""
+    return (f"Customer advocacy {data['week']}: {data['cases_opened']} cases opened, {data['cases_resolved']} "
+            f"resolved, {data['open_at_end']} open; NPS {data['nps']['score']} (n {data['nps']['n']}); "
+            f"updates on time {_pct(data['update_compliance']['ratio'])}")
+
+
+def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = False) -> list[Block]:
+    prev = data["previous"]
+    nps, csat, comp = data["nps"], data["csat"], data["update_compliance"]
+    ttr, ret, rec = data["time_to_resolution_hours"], data["retention"], data["recurrence"]
+    title = f"Customer advocacy · {data['week']}" + (" (so far)" if so_far else "")
+    blocks: list[Block] = [header(title)]
+    if late:
+        blocks.append(context(":hourglass: Posted late: the bot was not running at the scheduled time."))
+    blocks.append({"type": "section", "fields": [
+        _field("Cases opened", f"{data['cases_opened']}{_delta(data['cases_opened'], prev['cases_opened'])}"),
+        _field("Cases resolved", f"{data['cases_resolved']}{_delta(data['cases_resolved'], prev['cases_resolved'])}"),
+        _field("Open at the end", f"{data['open_at_end']}{_delta(data['open_at_end'], prev['open_at_end'])}"),
+        _field("Time to resolution", f"p50 {ttr['p50'] if ttr['p50'] is not None else '—'} h · "
+                                     f"p90 {ttr['p90'] if ttr['p90'] is not None else '—'} h (n {ttr['n']})"),
+        _field("Updates on time", f"{_pct(comp['ratio'])} ({comp['on_time']}/{comp['due']})"
+                                  f"{_delta(comp['ratio'], prev['update_compliance']['ratio'], '%')}"),
+        _field("NPS", f"{nps['score'] if nps['score'] is not None else '—'} (n {nps['n']})"
+                      f"{_delta(nps['score'], prev['nps']['score'])}"),
+        _field("CSAT", f"{str(csat['score']) + '%' if csat['score'] is not None else '—'} (n {csat['n']})"),
+        _field("Check-ins", f"{data['checkins']['done']} done of {data['checkins']['due']} due"),
+        _field("Retention", f"{_pct(ret['ratio'])} of {ret['active_at_start']} · {ret['churned']} churned · "
+                            f"{ret['turned_at_risk']} turned at-risk"),
+        _field("Recurrence", f"{_pct(rec['ratio'])} ({rec['recurrences']}/{rec['resolved']}) · prevention "
+                             f"overdue {data['prevention_overdue']}"),
+    ]})
+    blocks.append(section(f"*Revenue at risk* {_money(data['revenue_at_risk'])} in open cases · credits issued "
+                          f"{_money(data['credits_issued'])}"))
+    if data["top_cases"]:
+        blocks.append(section("*Top cases by impact*\n" + "\n".join(
+            f"• #{c['number']} {channel_link(c['channel_id'], '')} {_money(c['impact'])} ({c['severity'].upper()})"
+            for c in data["top_cases"])))
+    attention = data["attention"]
+    items = []
+    if attention["p1_open_long"]:
+        items.append("P1s open too long: " + ", ".join(f"#{n}" for n in attention["p1_open_long"]))
+    if attention["escalated_to_leadership"]:
+        items.append("Customer updates escalated to leadership: "
+                     + ", ".join(f"#{n}" for n in attention["escalated_to_leadership"]))
+    if attention["detractors"]:
+        items.append(f"Detractors this week: {len(attention['detractors'])}")
+    if attention["customers_turned"]:
+        items.append(f"Customers turned at-risk or churned: {len(attention['customers_turned'])}")
+    if items:
+        blocks.append(section(":rotating_light: *Needs leadership attention*\n" + "\n".join(f"• {i}" for i in items)))
+    blocks.append(context("Each figure's definition is in the README; `advocacy-bot digest --week "
+                          f"{data['week']} --format json` has the arithmetic."))
+    return blocks

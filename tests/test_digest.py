@@ -1,0 +1,157 @@
+"""The weekly digest's figures for an ISO week in the team's timezone, with the week before."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.config import TeamConfig
+from bot.domain.customers import get_or_create_customer
+from bot.domain.digest import digest, digest_text
+from bot.domain.weeks import Week
+from storage.db import Database
+from storage.models import Case, CaseDepartment, CheckIn, Feedback
+from tests.cli_helpers import bot_env, cli, write_config
+
+W47 = Week.parse("2026-W47")  # Monday 16 Nov 00:00 to Monday 23 Nov 00:00, Stockholm (UTC+1)
+MON = datetime(2026, 11, 15, 23, 0, tzinfo=UTC)
+
+
+def add_case(session: Any, number: int, customer: str, *, at: datetime, severity: str = "p2",
+             resolved: datetime | None = None, impact: str | None = None, department: str = "billing",
+             answered: datetime | None = None) -> Case:
+    person = get_or_create_customer(session, customer, now=at)
+    case = Case(number=number, customer_id=person.id, summary="s", severity=severity,
+                status="resolved" if resolved else "new", owner_id="U01ADV", reporter_id="U30REQ",
+                impact=Decimal(impact) if impact else None, created_at=at, updated_at=at, resolved_at=resolved)
+    session.add(case)
+    session.flush()
+    session.add(CaseDepartment(case_id=case.id, department=department, heads=["U10BILL"], asked_at=at,
+                               answered_by="U10BILL" if answered else None, answered_at=answered))
+    return case
+
+
+def history(db: Database) -> None:
+    with db.transaction() as session:
+        # the week before (W46): one case opened
+        add_case(session, 1, "Acme", at=MON - timedelta(days=3))
+        # W47: two opened (one at its very first instant), one resolved after 10 h, one at the last instant
+        add_case(session, 2, "Globex", at=MON, resolved=MON + timedelta(hours=10), impact="500",
+                 answered=MON + timedelta(hours=2))
+        add_case(session, 3, "Initech", at=MON + timedelta(days=6, hours=23, minutes=59), severity="p1",
+                 impact="12000")
+        # W48: not in the week
+        add_case(session, 4, "Umbrella", at=MON + timedelta(weeks=1))
+        acme = get_or_create_customer(session, "Acme", now=MON)
+        for i, score in enumerate((10, 9, 7, 3)):
+            session.add(Feedback(key=f"f{i}", customer_id=acme.id, at=MON + timedelta(days=1), source="survey",
+                                 nps=score, csat=5 if score > 8 else 2, created_at=MON))
+        session.add(CheckIn(key="c1", customer_id=acme.id, kind="cadence", due_at=MON + timedelta(days=2),
+                            prompt_at=MON, status="done", done_at=MON + timedelta(days=2), prompts=1, created_at=MON))
+        session.add(CheckIn(key="c2", customer_id=acme.id, kind="cadence", due_at=MON + timedelta(days=3),
+                            prompt_at=MON, status="prompted", prompts=1, created_at=MON))
+
+
+def test_the_weeks_figures_with_the_week_before(db: Database, config: TeamConfig) -> None:
+    history(db)
+    with db.transaction() as session:
+        data = digest(session, W47, config)
+    assert (data["week"], data["start"], data["end"]) == ("2026-W47", "2026-11-15T23:00:00Z", "2026-11-22T23:00:00Z")
+    assert (data["cases_opened"], data["cases_resolved"], data["open_at_end"]) == (2, 1, 2)
+    assert data["time_to_resolution_hours"] == {"p50": 10.0, "p90": 10.0, "n": 1}
+    assert data["first_response_hours"] == {"billing": {"p50": 2.0, "p90": 2.0, "n": 1}}
+    assert data["nps"] == {"score": 25, "promoters": 2, "passives": 1, "detractors": 1, "n": 4}
+    assert data["csat"] == {"score": 50, "satisfied": 2, "n": 4}
+    assert data["checkins"] == {"done": 1, "due": 2}
+    assert data["revenue_at_risk"] == "12000.00"
+    assert [c["number"] for c in data["top_cases"]] == [3]
+    assert data["attention"]["detractors"] == [{"customer_id": 1, "nps": 3}]
+    previous = data["previous"]
+    assert (previous["week"], previous["cases_opened"], previous["open_at_end"], previous["nps"]["score"]) == (
+        "2026-W46", 1, 1, None)
+    text = digest_text(data)
+    assert "Cases opened 2 (+1 on the week before), resolved 1 (+1 on the week before)" in text
+    assert "NPS 25 (n 4" in text
+
+
+def test_the_cli_prints_the_json(tmp_path: Path, team: dict[str, Any], database_url: str, db: Database) -> None:
+    history(db)
+    env = bot_env(ADVOCACY_CONFIG=str(write_config(tmp_path / "advocacy.yaml", team)), DATABASE_URL=database_url)
+    result = cli("digest", "--week", "2026-W47", "--format", "json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["cases_opened"] == 2 and data["previous"]["week"] == "2026-W46"
+    bad = cli("digest", "--week", "2026-47", env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and "2026-W47" in bad.stderr
+
+
+# ---------------------------------------------------------------- posted weekly, with its chart
+
+import pytest  # noqa: E402
+
+from bot.digest_chart import chart_data  # noqa: E402
+from tests.conftest import Bot, wait_until  # noqa: E402
+from tests.test_reminders import open_case, run_tick  # noqa: E402
+
+RUN = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Stockholm
+
+
+@pytest.fixture
+def weekly(team: dict[str, Any]) -> dict[str, Any]:
+    team["digest"] = {"day": "monday", "time": "09:00"}
+    team["leaders"] = ["U40OTHER"]
+    return team
+
+
+def digests(bot: Bot) -> list[Any]:
+    """The digest posts (the leadership channel also gets overdue-update lines), by their outbox key."""
+    return [m for m in bot.standin.messages("C0LEAD") if m.bot_id and not m.thread_ts
+            and str(((m.metadata or {}).get("event_payload") or {}).get("key", "")).startswith("digest:")]
+
+
+def test_the_digest_is_posted_once_with_its_chart_in_the_thread(weekly: dict[str, Any], bot: Bot) -> None:
+    bot.clock.now = RUN - timedelta(days=3)
+    open_case(bot, "Acme: refund stuck p1 $12k")
+    run_tick(bot, days=2, hours=23, minutes=59)  # Sunday 23:59: the week is not over
+    assert len(digests(bot)) <= 1 and all("2026-W46" in str(m.blocks) for m in digests(bot))
+    before = len(digests(bot))
+    run_tick(bot, minutes=1)
+    run_tick(bot, minutes=30)
+    new = digests(bot)[before:]
+    assert len(new) == 1
+    [post] = new
+    assert "2026-W47" in post.text and "1 cases opened" in post.text and "Posted late" not in str(post.blocks)
+    [chart] = [f for f in bot.standin.files().values() if f["name"] == "advocacy-digest-2026-W47.png"]
+    assert chart["channels"] == ["C0LEAD"]
+    thread = bot.standin.messages("C0LEAD", thread_ts=post.ts)
+    assert any(m.files and m.files[0]["id"] == chart["id"] for m in thread)
+    drawn = chart_data(chart["content"])
+    assert [d["week"] for d in drawn][-2:] == ["2026-W46", "2026-W47"]
+    with bot.db.transaction() as session:
+        data = digest(session, W47, bot.svc.config)
+    assert drawn[-1] == {"week": "2026-W47", "opened": data["cases_opened"], "resolved": data["cases_resolved"],
+                         "nps": data["nps"]["score"], "compliance": data["update_compliance"]["ratio"]}
+
+
+def test_a_digest_missed_while_down_is_posted_late(weekly: dict[str, Any], bot: Bot) -> None:
+    bot.clock.now = RUN + timedelta(days=2)
+    run_tick(bot)
+    run_tick(bot)
+    [post] = [m for m in digests(bot) if "2026-W47" in m.text]
+    assert "Posted late" in str(post.blocks)
+
+
+def test_advocacy_digest_shows_the_week_so_far_to_advocates_and_leaders_only(weekly: dict[str, Any],
+                                                                             bot: Bot) -> None:
+    bot.clock.now = RUN + timedelta(days=1)
+    refused = bot.driver.command("U30REQ", "/advocacy", "digest")
+    assert "only advocates and the leaders" in refused.text
+    for user in ("U01ADV", "U40OTHER"):
+        assert "Adding it up" in bot.driver.command(user, "/advocacy", "digest").text
+    answers = wait_until(lambda: [r for r in bot.standin.responses if r.blocks and "(so far)" in str(r.blocks)]
+                         if len([r for r in bot.standin.responses if r.blocks]) >= 2 else None,
+                         message="both answers")
+    assert all("2026-W48 (so far)" in str(r.blocks) for r in answers)
