@@ -340,8 +340,10 @@ def test_log_as_customer_update_records_a_thread_reply_once(room: tuple[Bot, Cas
     assert (update.by, update.text, update.source, update.message_ts, update.on_time) == (
         "U10BILL", "Told Acme: refund lands Friday", "shortcut", ts, True)
     assert reload(bot, case).next_update_due == T0 + timedelta(minutes=40, hours=2)
-    answers = wait_until(lambda: [r.text for r in bot.standin.responses if r.text and "customer update" in r.text]
-                         if len(bot.standin.responses) >= 2 else None, message="both answers")
+    def ours() -> list[str]:
+        return [r.text for r in bot.standin.responses if r.text and "customer update" in r.text]
+
+    answers = wait_until(lambda: ours() if len(ours()) >= 2 else None, message="both answers")
     # the answers go out after the acks, from a pool: either may arrive first
     assert sorted("already" in a for a in answers) == [False, True]
     assert any("Recorded as a customer update on case #1" in a for a in answers)

@@ -151,7 +151,8 @@ def test_advocacy_digest_shows_the_week_so_far_to_advocates_and_leaders_only(wee
     assert "only advocates and the leaders" in refused.text
     for user in ("U01ADV", "U40OTHER"):
         assert "Adding it up" in bot.driver.command(user, "/advocacy", "digest").text
-    answers = wait_until(lambda: [r for r in bot.standin.responses if r.blocks and "(so far)" in str(r.blocks)]
-                         if len([r for r in bot.standin.responses if r.blocks]) >= 2 else None,
-                         message="both answers")
+    def ours() -> list[Any]:
+        return [r for r in bot.standin.responses if r.blocks and "(so far)" in str(r.blocks)]
+
+    answers = wait_until(lambda: ours() if len(ours()) >= 2 else None, message="both answers")
     assert all("2026-W48 (so far)" in str(r.blocks) for r in answers)
