@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import parse_instant, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
+from bot.domain.weeks import Week
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 
@@ -192,7 +193,6 @@ def cmd_config_check(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     """``digest [--week 2026-W47] [--format text|json]``: the weekly figures (default: the week just ended)."""
     from bot.domain.digest import digest, digest_text
-    from bot.domain.weeks import Week
 
     config = load_config(settings.advocacy_config)
     try:
@@ -209,7 +209,30 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         print()
     else:
         print(digest_text(data))
-    return 0
+    return _post_digest(settings, week) if args.post else 0
+
+
+def _post_digest(settings: Settings, week: Week) -> int:
+    """``--post``: the same outbox row the schedule writes (key ``digest:<week>``), so a week posts once."""
+    from bot.app import create_app
+    from jobs.digest import queue_week
+    from jobs.outbox import send_due
+
+    if settings.slack_bot_token is None:
+        raise CliError("SLACK_BOT_TOKEN is required to --post")
+    app = create_app(settings)
+    svc = app.services
+    if not svc.config.leadership_channel:
+        raise CliError("leadership_channel is not set in the team config: nowhere to post")
+    now = svc.clock()
+    if not queue_week(svc, week, now):
+        print(f"the digest of {week} was posted (or queued) before; not posting it again", file=sys.stderr)
+        return 1
+    report = send_due(svc, now=now, worker=svc.worker, limit=1000)
+    svc.close()
+    print(f"posted the digest of {week} to {svc.config.leadership_channel}: outbox done {report.done}, "
+          f"retried {report.retried}, failed {report.failed}", file=sys.stderr)
+    return 0 if not report.failed else 1
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -333,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--week", metavar="YYYY-Www", help="the ISO week, e.g. 2026-W47 (default: the week just "
                                                          "ended, in the team's timezone)")
     digest.add_argument("--format", default="text", choices=["text", "json"])
+    digest.add_argument("--post", action="store_true",
+                        help="also post it to leadership_channel now (once per week, as the schedule would)")
     feedback = sub.add_parser("feedback", help="customer feedback (NPS, CSAT)")
     feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
     feedback_import = feedback_sub.add_parser(

@@ -35,13 +35,18 @@ def queue_digest(svc: Services, now: datetime) -> int:
     if settings is None or not svc.config.leadership_channel:
         return 0
     week, run = latest_run(now, settings.weekday, settings.time, svc.config.zone)
+    return queue_week(svc, week, now, late=now - run > ON_TIME)
+
+
+def queue_week(svc: Services, week: Week, now: datetime, *, late: bool = False) -> int:
+    """Queue the digest of ``week`` and its chart, once (the key is the week's): 1 if queued now."""
     key = f"digest:{week}"
     try:
         with svc.db.transaction() as session:
             if session.scalar(select(OutboxItem.id).where(OutboxItem.key == key)) is not None:
                 return 0
             post = enqueue(session, key=key, kind="digest.post", now=now,
-                           payload={"week": str(week), "late": now - run > ON_TIME})
+                           payload={"week": str(week), "late": late})
             enqueue(session, key=f"{key}:chart", kind="digest.chart", now=now, payload={"week": str(week)},
                     after=post)
     except IntegrityError:  # another replica queued it first

@@ -156,3 +156,19 @@ def test_advocacy_digest_shows_the_week_so_far_to_advocates_and_leaders_only(wee
 
     answers = wait_until(lambda: ours() if len(ours()) >= 2 else None, message="both answers")
     assert all("2026-W48 (so far)" in str(r.blocks) for r in answers)
+
+
+def test_the_cli_posts_a_week_once(tmp_path: Path, team: dict[str, Any], database_url: str, db: Database,
+                                   standin: Any) -> None:
+    history(db)
+    env = bot_env(ADVOCACY_CONFIG=str(write_config(tmp_path / "advocacy.yaml", team)), DATABASE_URL=database_url,
+                  SLACK_BOT_TOKEN=standin.bot_token, SLACK_API_URL=standin.api_url)
+    first = cli("digest", "--week", "2026-W47", "--post", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Cases opened 2" in first.stdout and "posted the digest of 2026-W47" in first.stderr
+    posts = [m for m in standin.messages("C0LEAD") if m.bot_id and not m.thread_ts]
+    assert len(posts) == 1 and "2026-W47" in posts[0].text
+    assert any(f["name"] == "advocacy-digest-2026-W47.png" for f in standin.files().values())
+    again = cli("digest", "--week", "2026-W47", "--post", env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "before" in again.stderr
+    assert len([m for m in standin.messages("C0LEAD") if m.bot_id and not m.thread_ts]) == 1
