@@ -136,9 +136,10 @@ def test_concurrent_ticks_post_each_reminder_exactly_once(database_url: str, db:
     assert sum(fired) == CASES, reports
     assert sum(r[1] for r in reports) == CASES, reports
     assert all(r[2:] == (0, 0, 0) for r in reports), reports
-    # The claims really ran side by side: two processes each took a batch while the other held its rows locked.
-    # (This would fail only if the processes started more than a whole claim transaction apart.)
-    assert sum(1 for n in fired if n > 0) >= 2, f"one process claimed every reminder, none ran alongside: {reports}"
+    # The senders really ran side by side (sending 1,000 posts takes seconds): rows claimed under SKIP LOCKED by
+    # several processes at once, each sent once. Which process claims the reminder steps is a race (two claims of
+    # 500 take milliseconds): only their sum is asserted.
+    assert sum(1 for r in reports if r[1] > 0) >= 2, f"one process sent every post, none ran alongside: {reports}"
 
     # Slack: one reminder in each case channel, the overdue one of its case; none anywhere else.
     posted: Tally[str] = Tally()
