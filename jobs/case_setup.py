@@ -44,13 +44,18 @@ USER_ERRORS = frozenset(
 MAX_NAME_TRIES = 20
 
 
+def load_case(session: Session, case_id: int | None) -> Case:
+    """An effect's case, with its customer and departments loaded (used after the session closes)."""
+    case = session.get(Case, case_id) if case_id is not None else None
+    if case is None:
+        raise Skip("case no longer exists")
+    _ = case.customer, list(case.departments)
+    return case
+
+
 def _case(ctx: Services, case_id: int | None) -> Case:
     with ctx.db.transaction() as session:
-        case = session.get(Case, case_id) if case_id is not None else None
-        if case is None:
-            raise Skip("case no longer exists")
-        _ = case.customer, list(case.departments)  # load before the session closes
-        return case
+        return load_case(session, case_id)
 
 
 def _channel(case: Case) -> str:

@@ -32,6 +32,7 @@ from bot.domain.resolution import (
 )
 from bot.services import Services
 from bot.slack_client import ALREADY_DONE, is_transient, slack_error
+from jobs.case_setup import load_case
 from jobs.outbox import Done, Item, Skip, effect
 from jobs.posting import post_once
 from storage.models import Case, CaseEvent, CustomerUpdate, PreventionAction
@@ -46,14 +47,6 @@ def remind_prevention(svc: Services, now: datetime) -> int:
         total += claimed
         if claimed < PREVENTION_BATCH:
             return total
-
-
-def _load_case(session: Session, item: Item) -> Case:
-    case = session.get(Case, item.case_id) if item.case_id is not None else None
-    if case is None:
-        raise Skip("case no longer exists")
-    _ = case.customer, list(case.departments)
-    return case
 
 
 def _dm_owner(session: Session, case: Case, key: str, text: str, now: datetime, user: str | None = None) -> None:
@@ -83,7 +76,7 @@ def _notice_failed(session: Session, item: Item, error: str, now: datetime) -> N
 def post_notice(ctx: Services, item: Item) -> Done:
     """Resolved, closed or reopened: rendered from the event and the case as they are now."""
     with ctx.db.transaction() as session:
-        case = _load_case(session, item)
+        case = load_case(session, item.case_id)
         event = session.get(CaseEvent, item.payload["event_id"])
         if event is None or not case.channel_id or case.channel_archived_at is not None:
             raise Skip("no usable case channel to post in")
@@ -132,7 +125,7 @@ def dm_prevention_owner(ctx: Services, item: Item) -> Done:
         action = session.get(PreventionAction, item.payload["action_id"])
         if action is None:
             raise Skip("the prevention action no longer exists")
-        case = _load_case(session, item)
+        case = load_case(session, item.case_id)
     if action.status == "done":
         raise Skip("already done")
     why = str(item.payload.get("why") or "due")
@@ -163,7 +156,7 @@ def _archive_failed(session: Session, item: Item, error: str, now: datetime) -> 
 def archive_channel(ctx: Services, item: Item) -> Done:
     """After the close notice: ``already_archived`` counts as done."""
     with ctx.db.transaction() as session:
-        case = _load_case(session, item)
+        case = load_case(session, item.case_id)
     if not case.channel_id:
         raise Skip("no channel to archive")
     if case.status != "closed":
@@ -196,7 +189,7 @@ def _replace_after_failure(session: Session, item: Item, error: str, now: dateti
 def unarchive_channel(ctx: Services, item: Item) -> Done:
     """Slack often refuses this to bot tokens (DESIGN #20): then the case moves to a new linked channel."""
     with ctx.db.transaction() as session:
-        case = _load_case(session, item)
+        case = load_case(session, item.case_id)
     if not case.is_open:
         raise Skip("the case ended again before its channel was back")
     event_id, n = int(item.payload["event_id"]), int(item.payload["reopen"])
