@@ -195,14 +195,15 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.domain.digest import digest, digest_text
 
     config = load_config(settings.advocacy_config)
+    now = system_clock()
     try:
-        week = Week.parse(args.week) if args.week else Week.of(system_clock(), config.zone).shift(-1)
+        week = Week.parse(args.week) if args.week else Week.of(now, config.zone).shift(-1)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     db = Database(settings.database_url)
     _embedded_schema(db)
     with db.transaction() as session:
-        data = digest(session, week, config)
+        data = digest(session, week, config, now=now)
     db.dispose()
     if args.format == "json":
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False)

@@ -34,9 +34,9 @@ def digest_so_far(svc: Services, *, user: str, text: str) -> Callable[[Respond],
                         "config (`leaders`) may see it.")
 
     def answer(respond: Respond) -> None:
-        week = Week.of(svc.clock(), svc.config.zone)
+        now = svc.clock()
         with svc.db.transaction() as session:
-            data: dict[str, Any] = digest(session, week, svc.config)
+            data: dict[str, Any] = digest(session, Week.of(now, svc.config.zone), svc.config, now=now)
         respond(text=digest_text(data), blocks=digest_blocks(data, so_far=True), response_type="ephemeral")
 
     return answer

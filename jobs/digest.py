@@ -60,7 +60,7 @@ def post_digest(ctx: Services, item: Item) -> Done:
     if not channel:
         raise Skip("no leadership channel")
     with ctx.db.transaction() as session:
-        data = digest(session, Week.parse(str(item.payload["week"])), ctx.config)
+        data = digest(session, Week.parse(str(item.payload["week"])), ctx.config, now=ctx.clock())
     ts = post_once(ctx.client, item, channel=channel, text=digest_text(data),
                    blocks=digest_blocks(data, late=bool(item.payload.get("late"))))
     return Done({"ts": ts, "channel": channel})

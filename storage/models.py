@@ -82,13 +82,13 @@ class Case(Base):
     source_channel_id: Mapped[str | None] = mapped_column(String(20))
     source_ts: Mapped[str | None] = mapped_column(String(32))
     source_permalink: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # the digest counts by these two
     updated_at: Mapped[datetime]
     next_update_due: Mapped[datetime | None] = mapped_column(index=True)
     # what was agreed with the customer (/case cadence), else the severity's update_every
     cadence_seconds: Mapped[int | None] = mapped_column(Integer)
     last_customer_update_at: Mapped[datetime | None]
-    resolved_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
     # how it ended: required by the resolve modal, so the problem cannot happen again unseen
     resolution: Mapped[str | None] = mapped_column(Text)
@@ -128,7 +128,7 @@ class CaseDepartment(Base):
     ask_ts: Mapped[str | None] = mapped_column(String(32))  # the message asking them (its thread gets the nudge)
     # first response: the first message in the case channel by a head or deputy
     answered_by: Mapped[str | None] = mapped_column(String(20))
-    answered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None] = mapped_column(index=True)
     nudge_at: Mapped[datetime | None] = mapped_column(index=True)  # asked_at + respond_within; cleared once nudged
     nudged_at: Mapped[datetime | None]
 
@@ -148,6 +148,7 @@ class CaseEvent(Base):
     __tablename__ = "case_events"
     __table_args__ = (
         Index("ix_case_events_case_at", "case_id", "at"),
+        Index("ix_case_events_kind_at", "kind", "at"),  # reopens in a period (the digest)
         Index("uq_case_events_message", "kind", "channel_id", "slack_ts", unique=True,
               sqlite_where=sql_text(_ONCE_PER_MESSAGE), postgresql_where=sql_text(_ONCE_PER_MESSAGE)),
     )
@@ -179,10 +180,12 @@ class PreventionAction(Base):
     remind_at: Mapped[datetime]  # the due date's business morning in the team's zone
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | reminded | overdue | done
     reminded_at: Mapped[datetime | None]
-    done_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
     done_by: Mapped[str | None] = mapped_column(String(20))
     created_by: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+
+    UNDONE = ("open", "reminded", "overdue")
 
 
 class OutboxItem(Base):
@@ -227,7 +230,7 @@ class CustomerUpdate(Base):
     text: Mapped[str | None] = mapped_column(Text)
     via: Mapped[str] = mapped_column(String(30))  # email, call, chat, meeting, other, unspecified
     source: Mapped[str] = mapped_column(String(30))  # command, modal, reaction, shortcut
-    due_at: Mapped[datetime | None]  # the update that was due when this one was made
+    due_at: Mapped[datetime | None] = mapped_column(index=True)  # the update that was due when this one was made
     on_time: Mapped[bool | None]
     message_ts: Mapped[str | None] = mapped_column(String(32))  # the message it was logged from, if any
 
@@ -248,7 +251,7 @@ class Reminder(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    due_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(index=True)
     step: Mapped[str] = mapped_column(String(20))  # heads_up | overdue | repeat | escalate | leadership
     fire_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(12))  # scheduled | fired | skipped | cancelled
@@ -287,7 +290,8 @@ class CustomerStatusChange(Base):
     """A customer's status over time (the first row is its creation): retention is read from these."""
 
     __tablename__ = "customer_status_changes"
-    __table_args__ = (Index("ix_customer_status_changes_customer_at", "customer_id", "at"),)
+    __table_args__ = (Index("ix_customer_status_changes_customer_at", "customer_id", "at"),
+                      Index("ix_customer_status_changes_at", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     at: Mapped[datetime]
@@ -311,7 +315,7 @@ class CheckIn(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12))  # cadence | follow_up
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
-    due_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(index=True)
     prompt_at: Mapped[datetime]  # the due time, or the end of a snooze
     status: Mapped[str] = mapped_column(String(12))  # scheduled | prompted | done | skipped | cancelled
     advocate_id: Mapped[str | None] = mapped_column(String(20), index=True)  # whom it was put to
@@ -321,7 +325,7 @@ class CheckIn(Base):
     channel_id: Mapped[str | None] = mapped_column(String(20))  # the DM
     message_ts: Mapped[str | None] = mapped_column(String(32))
     snoozed_until: Mapped[datetime | None]
-    done_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
     done_by: Mapped[str | None] = mapped_column(String(20))
     skip_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -68,7 +68,7 @@ def test_the_weeks_figures_with_the_week_before(db: Database, config: TeamConfig
     assert data["checkins"] == {"done": 1, "due": 2}
     assert data["revenue_at_risk"] == "12000.00"
     assert [c["number"] for c in data["top_cases"]] == [3]
-    assert data["attention"]["detractors"] == [{"customer_id": 1, "nps": 3}]
+    assert data["attention"]["detractors"] == [{"customer_id": 1, "customer": "Acme", "nps": 3}]
     previous = data["previous"]
     assert (previous["week"], previous["cases_opened"], previous["open_at_end"], previous["nps"]["score"]) == (
         "2026-W46", 1, 1, None)

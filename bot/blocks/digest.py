@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.blocks.common import Block, channel_link, context, header, section
+from bot.text import escape_mrkdwn
 
 
 def _delta(now: Any, before: Any, unit: str = "") -> str:
@@ -52,7 +53,8 @@ def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = Fa
         _field("Time to resolution", f"p50 {ttr['p50'] if ttr['p50'] is not None else '—'} h · "
                                      f"p90 {ttr['p90'] if ttr['p90'] is not None else '—'} h (n {ttr['n']})"),
         _field("Updates on time", f"{_pct(comp['ratio'])} ({comp['on_time']}/{comp['due']})"
-                                  f"{_delta(comp['ratio'], prev['update_compliance']['ratio'], '%')}"),
+                                  f"{_delta(comp['ratio'], prev['update_compliance']['ratio'], '%')} · "
+                                  f"overdue now {data['updates_overdue_now']}"),
         _field("NPS", f"{nps['score'] if nps['score'] is not None else '—'} (n {nps['n']})"
                       f"{_delta(nps['score'], prev['nps']['score'])}"),
         _field("CSAT", f"{str(csat['score']) + '%' if csat['score'] is not None else '—'} (n {csat['n']})"),
@@ -62,25 +64,46 @@ def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = Fa
         _field("Recurrence", f"{_pct(rec['ratio'])} ({rec['recurrences']}/{rec['resolved']}) · prevention "
                              f"overdue {data['prevention_overdue']}"),
     ]})
+    breakdown = _breakdown(data)
+    if breakdown:
+        blocks.append(section(breakdown))
     blocks.append(section(f"*Revenue at risk* {_money(data['revenue_at_risk'])} in open cases · credits issued "
                           f"{_money(data['credits_issued'])}"))
     if data["top_cases"]:
         blocks.append(section("*Top cases by impact*\n" + "\n".join(
-            f"• #{c['number']} {channel_link(c['channel_id'], '')} {_money(c['impact'])} ({c['severity'].upper()})"
-            for c in data["top_cases"])))
-    attention = data["attention"]
-    items = []
-    if attention["p1_open_long"]:
-        items.append("P1s open too long: " + ", ".join(f"#{n}" for n in attention["p1_open_long"]))
-    if attention["escalated_to_leadership"]:
-        items.append("Customer updates escalated to leadership: "
-                     + ", ".join(f"#{n}" for n in attention["escalated_to_leadership"]))
-    if attention["detractors"]:
-        items.append(f"Detractors this week: {len(attention['detractors'])}")
-    if attention["customers_turned"]:
-        items.append(f"Customers turned at-risk or churned: {len(attention['customers_turned'])}")
+            f"• {_case(c)} {_money(c['impact'])}" for c in data["top_cases"])))
+    items = _attention(data["attention"])
     if items:
         blocks.append(section(":rotating_light: *Needs leadership attention*\n" + "\n".join(f"• {i}" for i in items)))
     blocks.append(context("Each figure's definition is in the README; `advocacy-bot digest --week "
                           f"{data['week']} --format json` has the arithmetic."))
     return blocks
+
+
+def _case(case: dict[str, Any]) -> str:
+    return (f"#{case['number']} {channel_link(case['channel_id'], '')} {escape_mrkdwn(case['customer'])} "
+            f"({case['severity'].upper()})")
+
+
+def _breakdown(data: dict[str, Any]) -> str:
+    """Opened / resolved / open per severity and per department, with each department's median first response."""
+    previous = data["previous"]
+    lines = []
+    for title, key in (("By severity", "by_severity"), ("By department", "by_department")):
+        for name, group in data[key].items():
+            before = previous[key].get(name, {})
+            response = data["first_response_hours"].get(name) if key == "by_department" else None
+            lines.append(f"*{escape_mrkdwn(name)}* ({title.split()[-1]}): opened {group['opened']}"
+                         f"{_delta(group['opened'], before.get('opened', 0))} · resolved {group['resolved']} · "
+                         f"open {group['open_at_end']}{_delta(group['open_at_end'], before.get('open_at_end', 0))}"
+                         + (f" · first response p50 {response['p50']:.1f} h (n {response['n']})" if response else ""))
+    return "\n".join(lines)
+
+
+def _attention(attention: dict[str, Any]) -> list[str]:
+    return [
+        *(f"P1 open too long: {_case(c)}" for c in attention["p1_open_long"]),
+        *(f"Customer update escalated to leadership: {_case(c)}" for c in attention["escalated_to_leadership"]),
+        *(f"Detractor: {escape_mrkdwn(d['customer'])} (NPS {d['nps']})" for d in attention["detractors"]),
+        *(f"{escape_mrkdwn(t['customer'])} turned {t['status']}" for t in attention["customers_turned"]),
+    ]

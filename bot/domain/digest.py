@@ -11,13 +11,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import TeamConfig
 from bot.domain import metrics
 from bot.domain.weeks import Week
-from storage.models import Case, CheckIn, CustomerStatusChange, Feedback, Reminder
+from storage.models import Case, CheckIn, Customer, CustomerStatusChange, Feedback, Reminder
 
 TOP_CASES = 5
 DETRACTOR = 6  # NPS 0-6
@@ -38,9 +38,15 @@ def _credits(session: Session, start: datetime, end: datetime) -> str:
     return str(Decimal(total or 0).quantize(Decimal("0.01")))
 
 
-def week_figures(session: Session, week: Week, config: TeamConfig) -> dict[str, Any]:
-    """The figures of one week, JSON-ready."""
+def bounds(week: Week, config: TeamConfig, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The week's [start, end) in UTC; a week not over yet ends now (its figures are "so far")."""
     start, end = week.bounds(config.zone)
+    return (start, now) if now is not None and start < now < end else (start, end)
+
+
+def week_figures(session: Session, week: Week, config: TeamConfig, *, now: datetime | None = None) -> dict[str, Any]:
+    """The figures of one week, JSON-ready (up to ``now`` if the week is not over)."""
+    start, end = bounds(week, config, now)
     flow = metrics.cases_flow(session, start, end)
     compliance = metrics.update_compliance(session, start, end)
     nps = metrics.nps(session, start, end)
@@ -82,40 +88,57 @@ def _durations(value: metrics.Durations) -> dict[str, Any]:
     return {"p50": value.p50_hours, "p90": value.p90_hours, "n": value.n}
 
 
-def attention(session: Session, week: Week, config: TeamConfig) -> dict[str, Any]:
-    """What needs leadership's attention at the end of the week, with case numbers to act on."""
-    start, end = week.bounds(config.zone)
+def _case(case: Case) -> dict[str, Any]:
+    return {"number": case.number, "channel_id": case.channel_id, "customer": case.customer.name,
+            "severity": case.severity, "impact": None if case.impact is None else str(case.impact)}
+
+
+def attention(session: Session, week: Week, config: TeamConfig, *, now: datetime | None = None) -> dict[str, Any]:
+    """What needs leadership's attention at the end of the week, with the cases and customers to act on."""
+    start, end = bounds(week, config, now)
     after = config.digest.attention_after if config.digest else None
-    long_p1 = []
-    if after is not None:
-        long_p1 = list(session.scalars(select(Case.number).where(
-            Case.severity == "p1", Case.status.in_(Case.OPEN_STATUSES), Case.created_at <= end - after)
-            .order_by(Case.number)))
-    escalated = list(session.scalars(select(Case.number).join(Reminder, Reminder.case_id == Case.id).where(
+    long_p1 = [] if after is None else metrics.open_cases(
+        session, end, Case.severity == "p1", Case.created_at <= end - after, order_by=[Case.created_at])
+    escalated = session.scalars(select(Case).where(Case.id.in_(select(Reminder.case_id).where(
         Reminder.step == "leadership", Reminder.status == "fired", Reminder.fire_at >= start,
-        Reminder.fire_at < end).distinct().order_by(Case.number)))
-    detractors = session.execute(select(Feedback.customer_id, Feedback.nps).where(
-        Feedback.at >= start, Feedback.at < end, Feedback.nps <= DETRACTOR)).all()
-    turned = session.execute(select(CustomerStatusChange.customer_id, CustomerStatusChange.to_status).where(
-        CustomerStatusChange.at >= start, CustomerStatusChange.at < end,
-        CustomerStatusChange.to_status.in_(("at-risk", "churned")))).all()
-    return {"p1_open_long": long_p1, "escalated_to_leadership": escalated,
-            "detractors": [{"customer_id": c, "nps": n} for c, n in detractors],
-            "customers_turned": [{"customer_id": c, "status": s} for c, s in turned]}
+        Reminder.fire_at < end))).order_by(Case.number))
+    detractors = session.execute(
+        select(Feedback.customer_id, Customer.name, Feedback.nps).join(Customer, Customer.id == Feedback.customer_id)
+        .where(Feedback.at >= start, Feedback.at < end, Feedback.nps <= DETRACTOR)
+        .order_by(Feedback.at, Feedback.id)).all()
+    turned = session.execute(
+        select(CustomerStatusChange.customer_id, Customer.name, CustomerStatusChange.to_status)
+        .join(Customer, Customer.id == CustomerStatusChange.customer_id)
+        .where(CustomerStatusChange.at >= start, CustomerStatusChange.at < end,
+               CustomerStatusChange.to_status.in_(("at-risk", "churned")))
+        .order_by(CustomerStatusChange.at, CustomerStatusChange.id)).all()
+    return {"p1_open_long": [_case(c) for c in long_p1], "escalated_to_leadership": [_case(c) for c in escalated],
+            "detractors": [{"customer_id": c, "customer": name, "nps": n} for c, name, n in detractors],
+            "customers_turned": [{"customer_id": c, "customer": name, "status": s} for c, name, s in turned]}
 
 
 def top_cases(session: Session, at: datetime) -> list[dict[str, Any]]:
-    rows = session.execute(select(Case.number, Case.channel_id, Case.impact, Case.severity).where(
-        and_(Case.status.in_(Case.OPEN_STATUSES), Case.created_at < at, Case.impact.is_not(None)))
-        .order_by(Case.impact.desc(), Case.number).limit(TOP_CASES)).all()
-    return [{"number": n, "channel_id": ch, "impact": str(i), "severity": s} for n, ch, i, s in rows]
+    """The cases open at the instant with the largest impact."""
+    return [_case(c) for c in metrics.open_cases(session, at, Case.impact.is_not(None),
+                                                 order_by=[Case.impact.desc()], limit=TOP_CASES)]
 
 
-def digest(session: Session, week: Week, config: TeamConfig) -> dict[str, Any]:
-    """The week's figures, what needs attention, the top cases by impact, and ``previous`` (the week before)."""
-    figures = week_figures(session, week, config)
-    _, end = week.bounds(config.zone)
-    return {**figures, "top_cases": top_cases(session, end), "attention": attention(session, week, config),
+def overdue_now(session: Session, now: datetime) -> int:
+    """Open cases whose next customer update is past due at ``now`` (the current state, not history)."""
+    return int(session.scalar(select(func.count()).where(
+        Case.status.in_(Case.OPEN_STATUSES), Case.next_update_due < now)) or 0)
+
+
+def digest(session: Session, week: Week, config: TeamConfig, *, now: datetime | None = None) -> dict[str, Any]:
+    """The week's figures, what needs attention, the top cases by impact, and ``previous`` (the week before).
+
+    ``now`` cuts a week that is not over yet ("so far"), and gives ``updates_overdue_now``; without it the
+    week is taken whole and overdue is counted at its end.
+    """
+    figures = week_figures(session, week, config, now=now)
+    _, end = bounds(week, config, now)
+    return {**figures, "updates_overdue_now": overdue_now(session, now or end),
+            "top_cases": top_cases(session, end), "attention": attention(session, week, config, now=now),
             "previous": week_figures(session, week.shift(-1), config)}
 
 
@@ -139,7 +162,8 @@ def digest_text(data: dict[str, Any]) -> str:
         f"open at the end {data['open_at_end']}{_change(data['open_at_end'], prev['open_at_end'])}",
         f"Time to resolution: p50 {ttr['p50']} h, p90 {ttr['p90']} h (n {ttr['n']})",
         f"Customer updates on time: {compliance['on_time']} of {compliance['due']} due"
-        + (f" ({compliance['ratio']:.0%})" if compliance["ratio"] is not None else ""),
+        + (f" ({compliance['ratio']:.0%})" if compliance["ratio"] is not None else "")
+        + f"; {compliance['late']} late, {compliance['missed']} missed; overdue now {data['updates_overdue_now']}",
         f"NPS {nps['score']} (n {nps['n']}: {nps['promoters']} promoters, {nps['detractors']} detractors)"
         f"{_change(nps['score'], prev['nps']['score'])}",
         f"CSAT {csat['score']}% satisfied (n {csat['n']})" if csat["score"] is not None else "CSAT: no answers",
@@ -152,13 +176,26 @@ def digest_text(data: dict[str, Any]) -> str:
         f"Revenue at risk in open cases ${Decimal(data['revenue_at_risk']):,.2f}; "
         f"credits issued ${Decimal(data['credits_issued']):,.2f}",
     ]
+    for title, groups in (("By severity", data["by_severity"]), ("By department", data["by_department"])):
+        if groups:
+            lines.append(f"{title}: " + "; ".join(
+                f"{name} opened {g['opened']}, resolved {g['resolved']}, open {g['open_at_end']}"
+                for name, g in groups.items()))
+    if data["first_response_hours"]:
+        lines.append("First department response, median: " + "; ".join(
+            f"{name} {d['p50']:.1f} h (n {d['n']})" for name, d in data["first_response_hours"].items()))
     if data["top_cases"]:
-        lines.append("Top cases by impact: " + ", ".join(f"#{c['number']} (${Decimal(c['impact']):,.0f})"
-                                                        for c in data["top_cases"]))
+        lines.append("Top cases by impact: " + ", ".join(
+            f"#{c['number']} {c['customer']} (${Decimal(c['impact']):,.0f})" for c in data["top_cases"]))
     attention = data["attention"]
-    if any(attention.values()):
-        lines.append("Needs leadership attention: "
-                     f"P1s open long {attention['p1_open_long']}, escalated {attention['escalated_to_leadership']}, "
-                     f"detractors {len(attention['detractors'])}, "
-                     f"customers turned {len(attention['customers_turned'])}")
+    needs = [
+        *(f"P1 #{c['number']} ({c['customer']}) open longer than allowed" for c in attention["p1_open_long"]),
+        *(f"#{c['number']} ({c['customer']}): customer update escalated to leadership"
+          for c in attention["escalated_to_leadership"]),
+        *(f"{d['customer']} is a detractor (NPS {d['nps']})" for d in attention["detractors"]),
+        *(f"{t['customer']} turned {t['status']}" for t in attention["customers_turned"]),
+    ]
+    if needs:
+        lines.append("Needs leadership attention:")
+        lines.extend(f"- {item}" for item in needs)
     return "\n".join(lines)

@@ -7,6 +7,11 @@ Figures come from history (status changes, the reopen events, customer updates, 
 from a current status column alone, so any past period can be computed again. Each function returns a
 small frozen dataclass carrying numerators and denominators; ``to_data`` makes any of them JSON-ready.
 The definitions are in the README, "Figures and their definitions". No Slack here.
+
+Every figure is a SQL aggregate over indexed columns (counts, sums, a percentile read as one row at its
+rank): the rows themselves stay in the database, so a digest over a million cases loads a handful of
+numbers. The only rows read into Python are the reopen events since the period's start (few: a reopen
+is rare, and they are what turns "resolved now" into "resolved then").
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import case as when
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.models import (
@@ -106,6 +112,11 @@ def _sorted(groups: dict[Any, Any]) -> dict[Any, Any]:
 # ---------------------------------------------------------------- NPS and CSAT
 
 
+def _share(condition: ColumnElement[bool]) -> Any:
+    """How many rows meet the condition, as an aggregate column (0, not NULL, over no rows)."""
+    return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+
+
 @dataclass(frozen=True)
 class Nps:
     promoters: int  # answers 9-10
@@ -117,10 +128,17 @@ class Nps:
     @classmethod
     def of(cls, scores: Iterable[int]) -> Nps:
         values = list(scores)
-        promoters = sum(1 for v in values if v >= PROMOTER)
-        detractors = sum(1 for v in values if v < PASSIVE)
-        return cls(promoters=promoters, passives=len(values) - promoters - detractors, detractors=detractors,
-                   n=len(values), score=percent(promoters - detractors, len(values)))
+        return cls.counted(len(values), sum(1 for v in values if v >= PROMOTER),
+                           sum(1 for v in values if v < PASSIVE))
+
+    @classmethod
+    def counted(cls, n: int, promoters: int, detractors: int) -> Nps:
+        return cls(promoters=promoters, passives=n - promoters - detractors, detractors=detractors, n=n,
+                   score=percent(promoters - detractors, n))
+
+    @staticmethod
+    def aggregates() -> tuple[Any, ...]:
+        return func.count(Feedback.nps), _share(Feedback.nps >= PROMOTER), _share(Feedback.nps < PASSIVE)
 
 
 @dataclass(frozen=True)
@@ -132,59 +150,66 @@ class Csat:
     @classmethod
     def of(cls, scores: Iterable[int]) -> Csat:
         values = list(scores)
-        satisfied = sum(1 for v in values if v >= SATISFIED)
-        return cls(satisfied=satisfied, n=len(values), score=percent(satisfied, len(values)))
+        return cls.counted(len(values), sum(1 for v in values if v >= SATISFIED))
+
+    @classmethod
+    def counted(cls, n: int, satisfied: int) -> Csat:
+        return cls(satisfied=satisfied, n=n, score=percent(satisfied, n))
+
+    @staticmethod
+    def aggregates() -> tuple[Any, ...]:
+        return func.count(Feedback.csat), _share(Feedback.csat >= SATISFIED)
 
 
 Grouping = Literal["tier", "advocate"]
 
 
-def _answers(column: InstrumentedAttribute[int | None], start: datetime, end: datetime, *, tier: str | None,
-             advocate: str | None) -> Any:
+def _answers(column: InstrumentedAttribute[int | None], start: datetime, end: datetime) -> list[ColumnElement[bool]]:
     _period(start, end)
-    query = select(column).where(_within(Feedback.at, start, end), column.is_not(None))
+    return [_within(Feedback.at, start, end), column.is_not(None)]
+
+
+def _answered(session: Session, figure: type[Nps] | type[Csat], column: InstrumentedAttribute[int | None],
+              start: datetime, end: datetime, *, tier: str | None, advocate: str | None) -> Any:
+    query = select(*figure.aggregates()).where(*_answers(column, start, end))
     if tier is not None:
         query = query.join(Customer, Customer.id == Feedback.customer_id).where(Customer.tier == tier)
     if advocate is not None:
         query = query.where(Feedback.advocate_id == advocate)
-    return query
+    return figure.counted(*(int(value) for value in session.execute(query).one()))
 
 
-def _grouped(session: Session, column: InstrumentedAttribute[int | None], start: datetime, end: datetime,
-             by: Grouping) -> dict[str | None, list[int]]:
-    _period(start, end)
+def _answered_by(session: Session, figure: type[Nps] | type[Csat], column: InstrumentedAttribute[int | None],
+                 start: datetime, end: datetime, by: Grouping) -> dict[Any, Any]:
     if by == "tier":
         key: Any = Customer.tier
     elif by == "advocate":
         key = Feedback.advocate_id
     else:
         raise ValueError(f"group by 'tier' or 'advocate', not {by!r}")
-    query = (select(key, column).join(Customer, Customer.id == Feedback.customer_id)
-             .where(_within(Feedback.at, start, end), column.is_not(None)))
-    groups: dict[str | None, list[int]] = {}
-    for name, score in session.execute(query):
-        groups.setdefault(name, []).append(score)
-    return _sorted(groups)
+    rows = session.execute(select(key, *figure.aggregates()).join(Customer, Customer.id == Feedback.customer_id)
+                           .where(*_answers(column, start, end)).group_by(key))
+    return _sorted({name: figure.counted(*(int(v) for v in counts)) for name, *counts in rows})
 
 
 def nps(session: Session, start: datetime, end: datetime, *, tier: str | None = None,
         advocate: str | None = None) -> Nps:
     """NPS of the answers given in the period (optionally of one tier's customers, or one advocate's)."""
-    return Nps.of(session.scalars(_answers(Feedback.nps, start, end, tier=tier, advocate=advocate)))
+    return _answered(session, Nps, Feedback.nps, start, end, tier=tier, advocate=advocate)
 
 
 def nps_by(session: Session, start: datetime, end: datetime, by: Grouping) -> dict[str | None, Nps]:
     """NPS per customer tier or per advocate (None: customers without a tier / answers without an advocate)."""
-    return {name: Nps.of(scores) for name, scores in _grouped(session, Feedback.nps, start, end, by).items()}
+    return _answered_by(session, Nps, Feedback.nps, start, end, by)
 
 
 def csat(session: Session, start: datetime, end: datetime, *, tier: str | None = None,
          advocate: str | None = None) -> Csat:
-    return Csat.of(session.scalars(_answers(Feedback.csat, start, end, tier=tier, advocate=advocate)))
+    return _answered(session, Csat, Feedback.csat, start, end, tier=tier, advocate=advocate)
 
 
 def csat_by(session: Session, start: datetime, end: datetime, by: Grouping) -> dict[str | None, Csat]:
-    return {name: Csat.of(scores) for name, scores in _grouped(session, Feedback.csat, start, end, by).items()}
+    return _answered_by(session, Csat, Feedback.csat, start, end, by)
 
 
 # ---------------------------------------------------------------- retention
@@ -200,28 +225,45 @@ class Retention:
     new: int  # customers created during the period (not in the ratio)
 
 
+def _status_at(at: datetime) -> Any:
+    """Each customer's status at the instant (their last change before it), as a subquery."""
+    ranked = select(
+        CustomerStatusChange.customer_id, CustomerStatusChange.to_status,
+        func.row_number().over(partition_by=CustomerStatusChange.customer_id,
+                               order_by=(CustomerStatusChange.at.desc(), CustomerStatusChange.id.desc()))
+        .label("latest")).where(CustomerStatusChange.at < at).subquery()
+    return select(ranked.c.customer_id, ranked.c.to_status.label("status")).where(ranked.c.latest == 1).subquery()
+
+
+def _customers_before(session: Session, at: datetime) -> int:
+    return int(session.scalar(select(func.count(func.distinct(CustomerStatusChange.customer_id)))
+                              .where(CustomerStatusChange.at < at)) or 0)
+
+
 def retention(session: Session, start: datetime, end: datetime) -> Retention:
     """Customer retention from the status history (``customer_status_changes``)."""
     _period(start, end)
-    changes = session.execute(
-        select(CustomerStatusChange.customer_id, CustomerStatusChange.at, CustomerStatusChange.to_status)
-        .where(CustomerStatusChange.at < end)
-        .order_by(CustomerStatusChange.customer_id, CustomerStatusChange.at, CustomerStatusChange.id))
-    at_start: dict[int, str | None] = {}
-    at_end: dict[int, str] = {}
-    turned: set[int] = set()
-    for customer, at, status in changes:
-        at_start.setdefault(customer, None)
-        if at < start:
-            at_start[customer] = status
-        elif status == "at-risk" and at_end.get(customer) != "at-risk":
-            turned.add(customer)
-        at_end[customer] = status
-    kept = [c for c, status in at_start.items() if status in CUSTOMER]
-    churned = sum(1 for c in kept if at_end[c] == "churned")
-    return Retention(active_at_start=len(kept), churned=churned, retained=len(kept) - churned,
-                     ratio=ratio(len(kept) - churned, len(kept)), turned_at_risk=len(turned),
-                     new=sum(1 for status in at_start.values() if status is None))
+    then, now = _status_at(start), _status_at(end)
+    kept, churned = session.execute(
+        select(func.count(), _share(now.c.status == "churned"))
+        .select_from(then).join(now, now.c.customer_id == then.c.customer_id)
+        .where(then.c.status.in_(CUSTOMER))).one()
+    kept, churned = int(kept), int(churned)
+    # turned at-risk: a change to at-risk whose previous status (the change before it) was another one
+    turning = select(CustomerStatusChange.customer_id).where(
+        _within(CustomerStatusChange.at, start, end), CustomerStatusChange.to_status == "at-risk")
+    history = select(
+        CustomerStatusChange.customer_id, CustomerStatusChange.at, CustomerStatusChange.to_status,
+        func.lag(CustomerStatusChange.to_status).over(
+            partition_by=CustomerStatusChange.customer_id,
+            order_by=(CustomerStatusChange.at, CustomerStatusChange.id)).label("before"),
+    ).where(CustomerStatusChange.at < end, CustomerStatusChange.customer_id.in_(turning)).subquery()
+    turned = session.scalar(select(func.count(func.distinct(history.c.customer_id))).where(
+        history.c.at >= start, history.c.to_status == "at-risk",
+        or_(history.c.before.is_(None), history.c.before != "at-risk")))
+    return Retention(active_at_start=kept, churned=churned, retained=kept - churned,
+                     ratio=ratio(kept - churned, kept), turned_at_risk=int(turned or 0),
+                     new=_customers_before(session, end) - _customers_before(session, start))
 
 
 # ---------------------------------------------------------------- customer-update compliance
@@ -249,20 +291,21 @@ def update_compliance(session: Session, start: datetime, end: datetime) -> Updat
     future: a still-current period due after now would count as missed.
     """
     _period(start, end)
-    made: dict[tuple[int, datetime], bool] = {}
-    for case_id, due_at, on_time in session.execute(
-            select(CustomerUpdate.case_id, CustomerUpdate.due_at, CustomerUpdate.on_time)
-            .where(_within(CustomerUpdate.due_at, start, end))):
-        made[(case_id, due_at)] = made.get((case_id, due_at), False) or bool(on_time)
-    in_force = {(case_id, due_at) for case_id, due_at in session.execute(
-        select(Reminder.case_id, Reminder.due_at).distinct()
-        .where(_within(Reminder.due_at, start, end),
-               or_(Reminder.status == "scheduled",
-                   and_(Reminder.status.in_(("fired", "skipped")), Reminder.fire_at >= Reminder.due_at))))}
-    missed = len(in_force - set(made))
-    on_time = sum(made.values())
-    due = len(made) + missed
-    return UpdateCompliance(due=due, on_time=on_time, late=len(made) - on_time, missed=missed,
+    made = (select(func.max(when((CustomerUpdate.on_time.is_(True), 1), else_=0)).label("on_time"))
+            .where(_within(CustomerUpdate.due_at, start, end))
+            .group_by(CustomerUpdate.case_id, CustomerUpdate.due_at).subquery())
+    updated, on_time = (int(v) for v in session.execute(
+        select(func.count(), func.coalesce(func.sum(made.c.on_time), 0)).select_from(made)).one())
+    recorded = select(CustomerUpdate.id).where(CustomerUpdate.case_id == Reminder.case_id,
+                                               CustomerUpdate.due_at == Reminder.due_at)
+    unanswered = (select(Reminder.case_id, Reminder.due_at).distinct()
+                  .where(_within(Reminder.due_at, start, end), ~recorded.exists(),
+                         or_(Reminder.status == "scheduled",
+                             and_(Reminder.status.in_(("fired", "skipped")), Reminder.fire_at >= Reminder.due_at)))
+                  .subquery())
+    missed = int(session.scalar(select(func.count()).select_from(unanswered)) or 0)
+    due = updated + missed
+    return UpdateCompliance(due=due, on_time=on_time, late=updated - on_time, missed=missed,
                             ratio=ratio(on_time, due))
 
 
@@ -287,70 +330,127 @@ class FirstResponse:
     by_department: dict[str, Durations]
 
 
+def _elapsed(session: Session, since: Any, until: Any) -> Any:
+    """``until - since`` as something the database orders by: days on SQLite, an interval on PostgreSQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.julianday(until) - func.julianday(since)
+    return until - since
+
+
+def _durations(session: Session, since: Any, until: Any, *where: Any) -> Durations:
+    """Nearest-rank p50 and p90 of ``until - since`` over the rows matching ``where``.
+
+    The database counts the rows and sorts them by duration; only the row at each rank is read, and its
+    duration is computed exactly from its two times (the sort key is only used to order).
+    """
+    n = int(session.scalar(select(func.count()).where(*where)) or 0)
+    if n == 0:
+        return Durations(0, None, None)
+
+    def at_rank(p: int) -> float:
+        rank = max(0, math.ceil(p * n / 100) - 1)
+        began, ended = session.execute(select(since, until).where(*where)
+                                       .order_by(_elapsed(session, since, until)).offset(rank).limit(1)).one()
+        return (ended - began).total_seconds() / 3600
+
+    return Durations(n=n, p50_hours=at_rank(50), p90_hours=at_rank(90))
+
+
 def time_to_resolution(session: Session, start: datetime, end: datetime) -> Durations:
     """Cases resolved in the period (``resolved_at``, as it is now): calendar hours from opening to resolution.
 
     A reopened case is not resolved until it is resolved again; it then counts from its opening.
     """
     _period(start, end)
-    spans = session.execute(select(Case.created_at, Case.resolved_at).where(_within(Case.resolved_at, start, end)))
-    return Durations.of((opened, resolved) for opened, resolved in spans)
+    return _durations(session, Case.created_at, Case.resolved_at, _within(Case.resolved_at, start, end))
 
 
 def first_response(session: Session, start: datetime, end: datetime) -> FirstResponse:
     """Departments' first responses made in the period: calendar hours from being asked to answering."""
     _period(start, end)
-    spans: dict[str, list[tuple[datetime, datetime]]] = {}
-    for department, asked, answered in session.execute(
-            select(CaseDepartment.department, CaseDepartment.asked_at, CaseDepartment.answered_at)
-            .where(_within(CaseDepartment.answered_at, start, end))):
-        spans.setdefault(department, []).append((asked, answered))
-    return FirstResponse(overall=Durations.of(s for each in spans.values() for s in each),
-                         by_department={d: Durations.of(spans[d]) for d in sorted(spans)})
+    answered = _within(CaseDepartment.answered_at, start, end)
+    departments = session.scalars(select(CaseDepartment.department).distinct().where(answered))
+    asked, answered_at = CaseDepartment.asked_at, CaseDepartment.answered_at
+    return FirstResponse(overall=_durations(session, asked, answered_at, answered),
+                         by_department={d: _durations(session, asked, answered_at, answered,
+                                                      CaseDepartment.department == d)
+                                        for d in sorted(departments)})
+
+
+# ---------------------------------------------------------------- which cases were open when
+
+
+@dataclass(frozen=True)
+class _Reopened:
+    """A reopen event: the case was resolved at ``ended`` (as it was then) and open again from ``at``."""
+
+    case_id: int
+    at: datetime
+    ended: datetime | None
+
+
+@dataclass(frozen=True)
+class _Reopens:
+    """The reopen events at or after an instant, with what the figures need of their cases."""
+
+    events: list[_Reopened]
+    created: dict[int, datetime]
+    severity: dict[int, str]
+    impact: dict[int, Decimal | None]
+    departments: dict[int, list[str]]
+
+    def gaps(self, at: datetime) -> set[int]:
+        """Cases that were resolved at the instant and have been reopened since: ``resolved_at`` (now null or
+        later) makes them look open then. Nothing else can: a case resolved before T and never reopened after
+        T still has ``resolved_at`` before T."""
+        return {e.case_id for e in self.events
+                if e.at >= at and e.ended is not None and e.ended < at and self.created[e.case_id] < at}
+
+    def keys(self, case_id: int, by: Breakdown) -> list[str]:
+        return [self.severity[case_id]] if by == "severity" else self.departments.get(case_id, [])
+
+
+Breakdown = Literal["severity", "department"]
+
+
+def _reopens(session: Session, since: datetime) -> _Reopens:
+    """Reopen events at or after ``since``. A reopen clears ``resolved_at``; its event keeps the resolution
+    (``data.resolved_at``, else ``data.closed_at``), so [that time, the reopen) is a time the case was not
+    open, and that resolution still counts among the resolutions of its period."""
+    reopened = (CaseEvent.kind == "reopened", CaseEvent.at >= since)
+    events = []
+    for case_id, at, data in session.execute(select(CaseEvent.case_id, CaseEvent.at, CaseEvent.data)
+                                             .where(*reopened).order_by(CaseEvent.at, CaseEvent.id)):
+        ended = (data or {}).get("resolved_at") or (data or {}).get("closed_at")
+        events.append(_Reopened(case_id, at, datetime.fromisoformat(ended).astimezone(UTC) if ended else None))
+    cases = select(CaseEvent.case_id).where(*reopened)
+    created, severity, impact = {}, {}, {}
+    for case_id, opened, level, amount in session.execute(
+            select(Case.id, Case.created_at, Case.severity, Case.impact).where(Case.id.in_(cases))):
+        created[case_id], severity[case_id], impact[case_id] = opened, level, amount
+    departments: dict[int, list[str]] = {}
+    for case_id, department in session.execute(select(CaseDepartment.case_id, CaseDepartment.department)
+                                               .where(CaseDepartment.case_id.in_(cases))):
+        departments.setdefault(case_id, []).append(department)
+    return _Reopens(events, created, severity, impact, departments)
+
+
+def _open_at(at: datetime) -> list[list[ColumnElement[bool]]]:
+    """Cases that look open at the instant by their current ``resolved_at`` (two disjoint conditions, each
+    served by the ``resolved_at`` index: unresolved, resolved since); ``_Reopens.gaps`` removes the rest."""
+    return [[Case.created_at < at, Case.resolved_at.is_(None)], [Case.created_at < at, Case.resolved_at >= at]]
+
+
+def _counted(session: Session, where: list[ColumnElement[bool]], by: Breakdown) -> dict[str, int]:
+    if by == "severity":
+        query = select(Case.severity, func.count()).where(*where).group_by(Case.severity)
+    else:
+        query = (select(CaseDepartment.department, func.count()).join(Case, Case.id == CaseDepartment.case_id)
+                 .where(*where).group_by(CaseDepartment.department))
+    return {key: int(count) for key, count in session.execute(query)}
 
 
 # ---------------------------------------------------------------- case flow
-
-
-@dataclass
-class _History:
-    """One case's life: opened, then resolved and reopened any number of times."""
-
-    severity: str
-    impact: Decimal | None
-    created_at: datetime
-    ended: list[tuple[datetime, datetime | None]] = dataclasses.field(default_factory=list)  # [resolved, reopened)
-    reopens: list[datetime] = dataclasses.field(default_factory=list)
-
-    def open_at(self, moment: datetime) -> bool:
-        """Open at that instant: opened before it, and not resolved before it unless reopened before it too."""
-        return self.created_at < moment and not any(
-            resolved < moment and (reopened is None or reopened >= moment) for resolved, reopened in self.ended)
-
-
-def _histories(session: Session, before: datetime) -> dict[int, _History]:
-    """Cases opened before ``before``, each with its resolutions and reopens.
-
-    A reopen clears ``resolved_at``; its ``reopened`` event keeps the resolution (``data.resolved_at``, else
-    ``data.closed_at``), so [that time, the reopen) is a time the case was not open. The current
-    ``resolved_at`` is the last resolution.
-    """
-    selected = select(Case.id).where(Case.created_at < before)
-    histories: dict[int, _History] = {}
-    for case_id, severity, impact, created_at, resolved_at in session.execute(
-            select(Case.id, Case.severity, Case.impact, Case.created_at, Case.resolved_at)
-            .where(Case.created_at < before)):
-        histories[case_id] = _History(severity, impact, created_at,
-                                      [(resolved_at, None)] if resolved_at is not None else [])
-    for case_id, at, data in session.execute(
-            select(CaseEvent.case_id, CaseEvent.at, CaseEvent.data)
-            .where(CaseEvent.kind == "reopened", CaseEvent.case_id.in_(selected))):
-        history = histories[case_id]
-        history.reopens.append(at)
-        ended = (data or {}).get("resolved_at") or (data or {}).get("closed_at")
-        if ended:
-            history.ended.append((datetime.fromisoformat(ended).astimezone(UTC), at))
-    return histories
 
 
 @dataclass(frozen=True)
@@ -368,33 +468,44 @@ class CasesFlow(FlowCounts):
     by_department: dict[str, FlowCounts]  # a case counts under every department asked on it
 
 
-def _flow(histories: Iterable[_History], start: datetime, end: datetime) -> FlowCounts:
-    counts = [0, 0, 0, 0, 0]
-    for h in histories:
-        counts[0] += h.open_at(start)
-        counts[1] += start <= h.created_at < end
-        counts[2] += sum(1 for resolved, _ in h.ended if start <= resolved < end)
-        counts[3] += sum(1 for at in h.reopens if start <= at < end)
-        counts[4] += h.open_at(end)
-    return FlowCounts(*counts)
+FIELDS = [f.name for f in dataclasses.fields(FlowCounts)]
+
+
+def _flows(session: Session, start: datetime, end: datetime, reopens: _Reopens, by: Breakdown) -> dict[str, FlowCounts]:
+    """The flow per severity or department: SQL counts by current dates, corrected by the reopen events."""
+    counts: dict[str, dict[str, int]] = {}
+
+    def add(field: str, found: dict[str, int], sign: int = 1) -> None:
+        for key, n in found.items():
+            group = counts.setdefault(key, dict.fromkeys(FIELDS, 0))
+            group[field] += sign * n
+
+    add("opened", _counted(session, [_within(Case.created_at, start, end)], by))
+    add("resolved", _counted(session, [_within(Case.resolved_at, start, end)], by))
+    for field, at in (("open_at_start", start), ("open_at_end", end)):
+        for where in _open_at(at):
+            add(field, _counted(session, where, by))
+        for case_id in reopens.gaps(at):
+            add(field, dict.fromkeys(reopens.keys(case_id, by), 1), -1)
+    for event in reopens.events:
+        keys = reopens.keys(event.case_id, by)
+        if event.at < end:
+            add("reopened", dict.fromkeys(keys, 1))
+        if event.ended is not None and start <= event.ended < end:
+            add("resolved", dict.fromkeys(keys, 1))  # a resolution in the period, undone since
+    return {key: FlowCounts(**group) for key, group in sorted(counts.items()) if any(group.values())}
 
 
 def cases_flow(session: Session, start: datetime, end: datetime) -> CasesFlow:
-    """Cases opened, resolved, reopened in the period and open at its start and end; by severity and department."""
+    """Cases opened, resolved, reopened in the period and open at its start and end; by severity and department.
+
+    The total is the sum over severities (every case has exactly one); departments add up to more.
+    """
     _period(start, end)
-    histories = _histories(session, end)
-    severities: dict[str, list[_History]] = {}
-    departments: dict[str, list[_History]] = {}
-    for history in histories.values():
-        severities.setdefault(history.severity, []).append(history)
-    for case_id, department in session.execute(
-            select(CaseDepartment.case_id, CaseDepartment.department)
-            .where(CaseDepartment.case_id.in_(select(Case.id).where(Case.created_at < end)))):
-        departments.setdefault(department, []).append(histories[case_id])
-    total = _flow(histories.values(), start, end)
-    return CasesFlow(**dataclasses.asdict(total),
-                     by_severity={s: _flow(severities[s], start, end) for s in sorted(severities)},
-                     by_department={d: _flow(departments[d], start, end) for d in sorted(departments)})
+    reopens = _reopens(session, start)
+    severities = _flows(session, start, end, reopens, "severity")
+    total = {field: sum(getattr(group, field) for group in severities.values()) for field in FIELDS}
+    return CasesFlow(**total, by_severity=severities, by_department=_flows(session, start, end, reopens, "department"))
 
 
 # ---------------------------------------------------------------- recurrence and prevention
@@ -416,16 +527,17 @@ def recurrence(session: Session, start: datetime, end: datetime, *, zone: tzinfo
     (``done_at``; an action marked done without a time counts as done).
     """
     _period(start, end)
-    resolved = list(session.scalars(select(Case.recurrence_of_id).where(_within(Case.resolved_at, start, end))))
-    recurrences = sum(1 for earlier in resolved if earlier is not None)
+    resolved, recurrences = (int(v) for v in session.execute(
+        select(func.count(), _share(Case.recurrence_of_id.is_not(None)))
+        .where(_within(Case.resolved_at, start, end))).one())
     today = end.astimezone(zone).date()
-    overdue = session.scalar(
-        select(func.count()).select_from(PreventionAction).where(
-            PreventionAction.created_at < end, PreventionAction.due_on < today,
-            or_(PreventionAction.done_at >= end,
-                and_(PreventionAction.done_at.is_(None), PreventionAction.status != "done"))))
-    return Recurrence(recurrences=recurrences, resolved=len(resolved), ratio=ratio(recurrences, len(resolved)),
-                      prevention_overdue=int(overdue or 0))
+    due = (PreventionAction.created_at < end, PreventionAction.due_on < today)
+    # two disjoint counts, each served by an index: not done yet, and done only after the end
+    undone = session.scalar(select(func.count()).where(
+        *due, PreventionAction.status.in_(PreventionAction.UNDONE), PreventionAction.done_at.is_(None)))
+    done_later = session.scalar(select(func.count()).where(*due, PreventionAction.done_at >= end))
+    return Recurrence(recurrences=recurrences, resolved=resolved, ratio=ratio(recurrences, resolved),
+                      prevention_overdue=int(undone or 0) + int(done_later or 0))
 
 
 # ---------------------------------------------------------------- revenue at risk
@@ -441,20 +553,45 @@ class RevenueAtRisk:
     at_risk_without_revenue: int
 
 
+ZERO = Decimal("0.00")
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(ZERO)
+
+
 def revenue_at_risk(session: Session, at: datetime) -> RevenueAtRisk:
     """Revenue at risk at an instant: the impact of the open cases, and the revenue of at-risk customers."""
     _aware(at)
-    impacts = [history.impact for history in _histories(session, at).values() if history.open_at(at)]
-    status: dict[int, str] = {}
-    for customer, to_status in session.execute(
-            select(CustomerStatusChange.customer_id, CustomerStatusChange.to_status)
-            .where(CustomerStatusChange.at < at).order_by(CustomerStatusChange.at, CustomerStatusChange.id)):
-        status[customer] = to_status
-    at_risk = [c for c, s in status.items() if s == "at-risk"]
-    revenues = list(session.scalars(select(Customer.annual_revenue).where(Customer.id.in_(at_risk)))) if at_risk else []
-    zero = Decimal("0.00")
-    return RevenueAtRisk(
-        open_cases=len(impacts), case_impact=sum((i for i in impacts if i is not None), zero),
-        cases_without_impact=sum(1 for i in impacts if i is None),
-        at_risk_customers=len(at_risk), at_risk_revenue=sum((r for r in revenues if r is not None), zero),
-        at_risk_without_revenue=sum(1 for r in revenues if r is None))
+    cases, impact, without = 0, ZERO, 0
+    for where in _open_at(at):
+        n, total, none = session.execute(select(func.count(), func.sum(Case.impact), _share(Case.impact.is_(None)))
+                                         .where(*where)).one()
+        cases, impact, without = cases + int(n), impact + _money(total), without + int(none)
+    reopens = _reopens(session, at)
+    for case_id in reopens.gaps(at):
+        gap = reopens.impact[case_id]
+        cases, impact, without = cases - 1, impact - _money(gap), without - (gap is None)
+    status = _status_at(at)
+    customers, revenue, unknown = session.execute(
+        select(func.count(), func.sum(Customer.annual_revenue), _share(Customer.annual_revenue.is_(None)))
+        .select_from(status).join(Customer, Customer.id == status.c.customer_id)
+        .where(status.c.status == "at-risk")).one()
+    return RevenueAtRisk(open_cases=cases, case_impact=impact, cases_without_impact=without,
+                         at_risk_customers=int(customers), at_risk_revenue=_money(revenue),
+                         at_risk_without_revenue=int(unknown))
+
+
+def open_cases(session: Session, at: datetime, *where: ColumnElement[bool], order_by: Sequence[Any] = (),
+               limit: int | None = None) -> list[Case]:
+    """The cases open at the instant that match ``where``, in ``order_by`` order (then by number)."""
+    _aware(at)
+    gaps = _reopens(session, at).gaps(at)
+    order = [*order_by, Case.number]
+    found: list[Case] = []
+    for condition in _open_at(at):
+        query = select(Case).where(*condition, *where).order_by(*order)
+        found += session.scalars(query if limit is None else query.limit(limit + len(gaps)))
+    found = [case for case in found if case.id not in gaps]
+    merged = select(Case).where(Case.id.in_([case.id for case in found])).order_by(*order)
+    return list(session.scalars(merged if limit is None else merged.limit(limit))) if found else []
