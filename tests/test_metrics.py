@@ -288,6 +288,15 @@ def test_time_to_resolution_with_an_even_count(session: Session, acme: Customer)
     assert metrics.time_to_resolution(session, END + d(1), END + d(2)) == Durations(0, None, None)
 
 
+def test_percentiles_are_exact_when_durations_differ_by_less_than_a_millisecond(session: Session,
+                                                                               acme: Customer) -> None:
+    # SQLite's julianday keeps milliseconds: the two tie in the database's sort and are settled exactly
+    add_case(session, acme, START + d(1), resolved=START + d(1) + h(1) + timedelta(microseconds=400))
+    add_case(session, acme, START + d(2), resolved=START + d(2) + h(1) + timedelta(microseconds=100))
+    figure = metrics.time_to_resolution(session, START, END)
+    assert figure == Durations(n=2, p50_hours=(3600 + 0.0001) / 3600, p90_hours=(3600 + 0.0004) / 3600)
+
+
 def test_first_response_per_department(session: Session, acme: Customer) -> None:
     def asked(department: str, at: datetime, answered: datetime | None) -> None:
         case = add_case(session, acme, at)

@@ -98,7 +98,7 @@ def attention(session: Session, week: Week, config: TeamConfig, *, now: datetime
     start, end = bounds(week, config, now)
     after = config.digest.attention_after if config.digest else None
     long_p1 = [] if after is None else metrics.open_cases(
-        session, end, Case.severity == "p1", Case.created_at <= end - after, order_by=[Case.created_at])
+        session, end, Case.severity == "p1", Case.created_at < end - after, order_by=[Case.created_at])
     escalated = session.scalars(select(Case).where(Case.id.in_(select(Reminder.case_id).where(
         Reminder.step == "leadership", Reminder.status == "fired", Reminder.fire_at >= start,
         Reminder.fire_at < end))).order_by(Case.number))

@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, or_, select
 from sqlalchemy import case as when
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -331,27 +331,32 @@ class FirstResponse:
 
 
 def _elapsed(session: Session, since: Any, until: Any) -> Any:
-    """``until - since`` as something the database orders by: days on SQLite, an interval on PostgreSQL."""
+    """``until - since`` as a key the database sorts by: whole milliseconds on SQLite (``julianday`` keeps no
+    more), an exact interval on PostgreSQL. Rounding keeps the order of distinct keys, so only equal keys
+    can hide an order, and ``_durations`` settles those exactly."""
     if session.get_bind().dialect.name == "sqlite":
-        return func.julianday(until) - func.julianday(since)
+        return cast(func.round((func.julianday(until) - func.julianday(since)) * 86_400_000), Integer)
     return until - since
 
 
 def _durations(session: Session, since: Any, until: Any, *where: Any) -> Durations:
     """Nearest-rank p50 and p90 of ``until - since`` over the rows matching ``where``.
 
-    The database counts the rows and sorts them by duration; only the row at each rank is read, and its
-    duration is computed exactly from its two times (the sort key is only used to order).
+    The database counts the rows and sorts them by duration; only the rows sharing the key at each rank are
+    read (one, unless durations tie to the millisecond), and their durations are computed exactly.
     """
     n = int(session.scalar(select(func.count()).where(*where)) or 0)
     if n == 0:
         return Durations(0, None, None)
+    key = _elapsed(session, since, until)
 
     def at_rank(p: int) -> float:
         rank = max(0, math.ceil(p * n / 100) - 1)
-        began, ended = session.execute(select(since, until).where(*where)
-                                       .order_by(_elapsed(session, since, until)).offset(rank).limit(1)).one()
-        return (ended - began).total_seconds() / 3600
+        found = session.scalar(select(key).where(*where).order_by(key).offset(rank).limit(1))
+        below = int(session.scalar(select(func.count()).where(*where, key < found)) or 0)
+        tied = sorted((ended - began).total_seconds() / 3600
+                      for began, ended in session.execute(select(since, until).where(*where, key == found)))
+        return tied[rank - below]
 
     return Durations(n=n, p50_hours=at_rank(50), p90_hours=at_rank(90))
 
