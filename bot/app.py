@@ -13,9 +13,11 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig, load_config
+from bot.logs import redact_secrets_of
+from bot.observability import Metrics
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack_client import make_client
+from bot.slack_client import SlackClient, make_client
 from storage.db import Database
 
 
@@ -32,20 +34,27 @@ def create_app(
     config: TeamConfig | None = None,
     db: Database | None = None,
     clock: Clock = system_clock,
+    metrics: Metrics | None = None,
 ) -> AdvocacyApp:
     import handlers  # registers effects and listeners only when an app is built
     from jobs.registry import load_effects
 
     load_effects()
 
+    # The secrets this app was given (the sandbox makes its own) are redacted from every log line.
+    redact_secrets_of(settings)
+    metrics = metrics or Metrics()
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = client or make_client(token, settings.slack_api_url)
+    client = client or make_client(token, settings.slack_api_url, metrics=metrics)
+    if isinstance(client, SlackClient) and client.metrics is None:
+        client.metrics = metrics  # built before the app (tests, the sandbox): counted by the app it serves
     services = Services(
         settings=settings,
         config=config or load_config(settings.advocacy_config),
         db=db or Database(settings.database_url),
         client=client,
         clock=clock,
+        metrics=metrics,
     )
     bolt = App(
         client=client,

@@ -7,8 +7,10 @@ import json
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
+from types import TracebackType
 from typing import TextIO
 
 from slack_sdk.errors import SlackApiError
@@ -25,11 +27,38 @@ class CliError(Exception):
     """A problem to report in one line, without a stack trace."""
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(settings: Settings) -> None:
+    """The one place logging is configured: the format (``LOG_FORMAT``) and the redaction of secrets."""
+    from bot.logs import JsonFormatter, RedactingFilter, secrets_of
+
+    handler = logging.StreamHandler()  # stderr: stdout is the commands' output (exports, tick summaries)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json"
+                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # On the handler, not a logger: handler filters see every record written, from any logger.
+    handler.addFilter(RedactingFilter(secrets_of(settings)))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # Warnings and uncaught exceptions go through the same handler: formatted, and redacted.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
     # urllib3/slack_sdk DEBUG lines would include request bodies and headers; keep them quiet.
     for noisy in ("slack_sdk", "urllib3", "apscheduler.executors", "waitress.queue"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException | None, trace: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        return
+    logging.getLogger("advocacy-bot").critical("uncaught %s", kind.__name__, exc_info=(kind, value, trace))
+
+
+def _report(settings: Settings, message: str, level: int = logging.ERROR) -> None:
+    """A line for the person at the terminal (stderr), or, with LOG_FORMAT=json, a log line: a log
+    collector reading stderr gets JSON only."""
+    if settings.log_format == "json":
+        logging.getLogger("advocacy-bot").log(level, message)
+    else:
+        print(message, file=sys.stderr)
 
 
 def _embedded_schema(db: Database) -> None:
@@ -104,7 +133,7 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     print(f"tick at {report.now.isoformat()}: {jobs}; outbox done {out.done}, retried {out.retried}, "
           f"deferred {out.deferred}, failed {out.failed}, cancelled {out.cancelled}")
     for name, error in report.errors.items():
-        print(f"job {name} failed: {error}", file=sys.stderr)
+        _report(settings, f"job {name} failed: {error}")
     return 1 if report.errors else 0
 
 
@@ -227,12 +256,13 @@ def _post_digest(settings: Settings, week: Week) -> int:
         raise CliError("leadership_channel is not set in the team config: nowhere to post")
     now = svc.clock()
     if not queue_week(svc, week, now):
-        print(f"the digest of {week} was posted (or queued) before; not posting it again", file=sys.stderr)
+        _report(settings, f"the digest of {week} was posted (or queued) before; not posting it again")
         return 1
     report = send_due(svc, now=now, worker=svc.worker, limit=1000)
     svc.close()
-    print(f"posted the digest of {week} to {svc.config.leadership_channel}: outbox done {report.done}, "
-          f"retried {report.retried}, failed {report.failed}", file=sys.stderr)
+    _report(settings, f"posted the digest of {week} to {svc.config.leadership_channel}: outbox done "
+                      f"{report.done}, retried {report.retried}, failed {report.failed}",
+            logging.ERROR if report.failed else logging.INFO)
     return 0 if not report.failed else 1
 
 
@@ -276,10 +306,10 @@ def import_file(settings: Settings, path: str, run: Callable[[Session, TextIO], 
         raise CliError(f"{path} is not UTF-8 text") from None
     except ImportRefused as refused:
         for bad in refused.bad[:BAD_ROWS_SHOWN]:
-            print(f"{path}: {bad}", file=sys.stderr)
+            _report(settings, f"{path}: {bad}")
         if len(refused.bad) > BAD_ROWS_SHOWN:
-            print(f"… and {len(refused.bad) - BAD_ROWS_SHOWN} more bad row(s)", file=sys.stderr)
-        print(f"nothing imported: {len(refused.bad)} bad row(s)", file=sys.stderr)
+            _report(settings, f"… and {len(refused.bad) - BAD_ROWS_SHOWN} more bad row(s)")
+        _report(settings, f"nothing imported: {len(refused.bad)} bad row(s)")
         return 1
     finally:
         db.dispose()
@@ -328,10 +358,12 @@ def iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
+def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from bot.sandbox.demo import run_demo
 
-    return run_demo(script=args.script, db_path=args.db, config_path=args.config)
+    # JSON log lines are for a collector, not the terminal: keep them (on stderr, apart from the transcript).
+    return run_demo(script=args.script, db_path=args.db, config_path=args.config,
+                    quiet_logs=settings.log_format != "json")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -395,12 +427,16 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging()
     try:
         settings = load_settings()
+    except SettingsError as exc:  # before logging: LOG_FORMAT itself may be what is wrong
+        print(f"advocacy-bot: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings)
+    try:
         return COMMANDS[args.command](settings, args)
     except (SettingsError, ConfigError, CliError) as exc:
-        print(f"advocacy-bot: {exc}", file=sys.stderr)
+        _report(settings, f"advocacy-bot: {exc}")
         return 2
 
 

@@ -1,4 +1,4 @@
-"""What handlers and jobs share: settings, team config, database, Slack client and clock.
+"""What handlers and jobs share: settings, team config, database, Slack client, clock and metrics.
 
 Built once by the CLI or a test and passed down explicitly; nothing here runs at import time.
 """
@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.directory import Directory
+from bot.observability import Metrics
 from bot.settings import Settings
 from jobs.drive import AfterAck, Kicker, RequestsInFlight
 from storage.db import Database
@@ -33,6 +34,7 @@ class Services:
     client: WebClient
     clock: Clock = system_clock
     worker: str = field(default_factory=worker_name)
+    metrics: Metrics = field(default_factory=Metrics)  # this app's own registry, served at GET /metrics
     directory: Directory = field(init=False)
     kicker: Kicker = field(init=False)
     later: AfterAck = field(init=False)  # svc.later(fn, *args): run fn after the ack, off the request thread
@@ -43,6 +45,8 @@ class Services:
         self.kicker = Kicker(self._drive)
         self.later = AfterAck()
         self.in_flight = RequestsInFlight()
+        # Read at each scrape through a lambda: the clock is injected and may be replaced (tests).
+        self.metrics.watch_state(self.db, lambda: self.clock())
 
     def close(self) -> None:
         """Finish after-ack work and stop the pools (tests and shutdown: nothing may outlive us)."""

@@ -6,6 +6,7 @@ A bad or missing setting stops start-up with one line that names it, never its v
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///advocacy.db"
     advocacy_config: Path = Path("advocacy.yaml")
     port: int = Field(default=3000, ge=1, le=65535)
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log collectors
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -46,6 +48,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod

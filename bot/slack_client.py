@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+if TYPE_CHECKING:
+    from bot.observability import Metrics
 
 # Errors worth another try later: Slack's side had a problem, or asked us to slow down.
 TRANSIENT_ERRORS = frozenset(
@@ -13,13 +19,55 @@ TRANSIENT_ERRORS = frozenset(
 ALREADY_DONE = frozenset({"already_in_channel", "already_pinned", "already_reacted", "already_archived"})
 
 
-def make_client(token: str | None, base_url: str, *, timeout: int = 10) -> WebClient:
-    """A WebClient without slack_sdk's automatic retries.
+class SlackClient(WebClient):
+    """A WebClient that counts every Web API call by method and outcome in the app's metrics.
+
+    ``api_call`` is where every method ends up (``files_upload_v2``'s steps too), so one override counts
+    them all. ``metrics`` may be attached after construction: clients built before their app (tests, the
+    sandbox) are counted by the app they serve.
+    """
+
+    def __init__(self, *args: Any, metrics: Metrics | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    def api_call(  # type: ignore[override]
+        self, api_method: str, *, http_verb: str = "POST", files: dict | None = None, data: dict | None = None,
+        params: dict | None = None, json: dict | None = None, headers: dict | None = None,
+        auth: dict | None = None,
+    ) -> SlackResponse:
+        try:
+            response = super().api_call(api_method, http_verb=http_verb, files=files, data=data, params=params,
+                                        json=json, headers=headers, auth=auth)
+        except SlackApiError as exc:
+            self._count(api_method, call_outcome(exc))
+            raise
+        except Exception:  # timeouts and connection errors: Slack may or may not have acted
+            self._count(api_method, "error")
+            raise
+        self._count(api_method, "ok")
+        return response
+
+    def _count(self, method: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.api_call(method, outcome)
+
+
+def call_outcome(exc: SlackApiError) -> str:
+    """The ``outcome`` label of a failed call: ratelimited (429), ok for "already so" answers, else error."""
+    if exc.response is not None and exc.response.status_code == 429:
+        return "ratelimited"
+    # Slack says ok:false, but we treat these as success (DESIGN: Slack details 5): not an error to alert on.
+    return "ok" if slack_error(exc) in ALREADY_DONE else "error"
+
+
+def make_client(token: str | None, base_url: str, *, timeout: int = 10, metrics: Metrics | None = None) -> WebClient:
+    """A WebClient without slack_sdk's automatic retries, counting its calls in ``metrics`` when given.
 
     Its connection-error retry can post a message twice; the outbox retries instead, and reconciles
     posts by the idempotency key they carry in message metadata.
     """
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+    return SlackClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[], metrics=metrics)
 
 
 def slack_error(exc: SlackApiError) -> str:

@@ -1,6 +1,8 @@
-"""The HTTP surface: ``POST /slack/events`` (Bolt), ``GET /healthz``, ``GET /readyz``.
+"""The HTTP surface: ``POST /slack/events`` (Bolt), ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
 
 A plain WSGI router in front of Bolt's WSGI adapter, served by waitress (a production server).
+Every Slack request is counted, timed and logged here, in front of Bolt: a request whose signature
+does not check out is answered 401 by Bolt before any middleware or listener would see it.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ import gc
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from waitress.server import create_server
 
 from bot.app import AdvocacyApp
+from bot.logs import FIELDS
+from bot.observability import Metrics, SlackRequest, classify, outcome_of
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +50,55 @@ def readiness(app: AdvocacyApp, scheduler_running: Callable[[], bool] | None) ->
     return checks
 
 
+class ObservedSlackHandler(SlackRequestHandler):
+    """Bolt's WSGI adapter, plus one count, one ack-latency sample and one log line per request."""
+
+    def __init__(self, app: AdvocacyApp) -> None:
+        super().__init__(app.bolt)
+        self.metrics: Metrics = app.services.metrics
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        started = time.perf_counter()  # the body is read below: a slow upload is part of the ack time
+        bolt_request = BoltRequest(body=request.get_body(), query=request.query_string,
+                                   headers=request.get_headers())
+        status = 500
+        try:
+            response = self.app.dispatch(bolt_request)
+            status = response.status
+            return response
+        finally:  # an exception out of Bolt (it catches listeners' own) is still a request, answered 500
+            self._observe(bolt_request, status, time.perf_counter() - started)
+
+    def _observe(self, request: BoltRequest, status: int, seconds: float) -> None:
+        outcome = outcome_of(status)
+        seen = classify(request.body, request.context)
+        if outcome == "rejected":
+            # Unsigned bodies are anyone's: neither their names (label cardinality) nor their ids are trusted.
+            seen = SlackRequest(kind=seen.kind)
+        self.metrics.request(seen, outcome, seconds)
+        ack_ms = round(seconds * 1000, 1)
+        described = " ".join(part for part in (seen.kind, seen.name) if part)
+        ids = " ".join(f"{key} {value}" for key, value in seen.log_fields().items() if key not in ("kind", "name"))
+        log.log(logging.WARNING if outcome == "error" else logging.INFO,
+                "slack %s: %s (%s) in %.0f ms%s", described, outcome, status, ack_ms, f"; {ids}" if ids else "",
+                extra={FIELDS: {**seen.log_fields(), "outcome": outcome, "status": status, "ack_ms": ack_ms}})
+
+
+def metrics_response(app: AdvocacyApp, start_response: Callable[..., Any]) -> list[bytes]:
+    body, content_type = app.services.metrics.exposition()
+    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None = None) -> WSGIApp:
-    slack = SlackRequestHandler(app.bolt)
+    slack = ObservedSlackHandler(app)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == "/slack/events" and method == "POST":
             return slack(environ, start_response)
+        if path == "/metrics" and method == "GET":
+            return metrics_response(app, start_response)
         if path == "/healthz":
             return _json(start_response, "200 OK", {"ok": True})
         if path == "/readyz":

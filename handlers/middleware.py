@@ -1,4 +1,5 @@
-"""Global middleware: requests are counted while answered; a retried Slack event has one effect."""
+"""Global middleware: requests are counted while answered; a retried Slack event has one effect;
+listeners call Slack through the app's own client."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.services import Services
 from storage.queries import claim_delivery, release_delivery
@@ -17,7 +18,11 @@ log = logging.getLogger(__name__)
 def register(app: App, svc: Services) -> None:
     # One middleware for both (each one costs every request Bolt's argument building).
     @app.middleware
-    def in_flight_and_once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
+    def in_flight_and_once(body: dict[str, Any], context: BoltContext,
+                           next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        # Bolt hands listeners a fresh WebClient per request; ours has the same token and settings, is
+        # shared by the jobs already, and counts its calls in /metrics (views.open, views.publish, …).
+        context["client"] = svc.client
         # Listeners run before the response (process_before_response): the count covers them.
         with svc.in_flight:
             # Slack retries events it thinks we missed (x-slack-retry-num) and they carry the same

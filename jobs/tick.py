@@ -6,10 +6,12 @@ Scheduled jobs are plain functions of (services, now); later features add theirs
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+from bot.logs import FIELDS
 from bot.services import Services
 from jobs.case_room import nudge_departments
 from jobs.checkins import ensure_checkins, prompt_checkins
@@ -53,15 +55,43 @@ class TickReport:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def _job_ran(name: str, count: object, started: float, error: str | None = None,
+             details: dict[str, object] | None = None) -> None:
+    """One log line per job run: what it did (when it returns a count) and how long it took."""
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    fields: dict[str, object] = {"job": name, "duration_ms": ms, **(details or {})}
+    if isinstance(count, int):
+        fields["count"] = count
+    if error is not None:
+        fields["error"] = error
+    log.info("job %s: %s in %.0f ms", name, error or (count if isinstance(count, int) else "done"), ms,
+             extra={FIELDS: fields})
+
+
 def tick(svc: Services, now: datetime | None = None) -> TickReport:
-    now = now or svc.clock()
-    report = TickReport(now=now)
-    for name, job in JOBS:
-        try:
-            report.jobs[name] = job(svc, now)
-        except Exception as exc:  # one broken job must not stop the others or the outbox
-            log.exception("job %s failed", name)
-            report.errors[name] = f"{type(exc).__name__}: {exc}"
-    # Everything due, up to a bound that keeps one tick from running for ever under a flood.
-    report.outbox = send_due(svc, now=now, worker=svc.worker, limit=TICK_SEND_LIMIT)
-    return report
+    """Run every job, then the outbox. Timed and counted in ``svc.metrics`` whoever calls it (the CLI's
+    ``tick``, the scheduler, tests)."""
+    started = time.perf_counter()
+    outcome = "error"  # until the outbox run has returned: an exception out of it is a failed tick
+    try:
+        now = now or svc.clock()
+        report = TickReport(now=now)
+        for name, job in JOBS:
+            job_started = time.perf_counter()
+            try:
+                report.jobs[name] = job(svc, now)
+            except Exception as exc:  # one broken job must not stop the others or the outbox
+                log.exception("job %s failed", name)
+                report.errors[name] = f"{type(exc).__name__}: {exc}"
+                _job_ran(name, None, job_started, report.errors[name])
+            else:
+                _job_ran(name, report.jobs[name], job_started)
+        # Everything due, up to a bound that keeps one tick from running for ever under a flood.
+        job_started = time.perf_counter()
+        report.outbox = send_due(svc, now=now, worker=svc.worker, limit=TICK_SEND_LIMIT)
+        _job_ran("outbox", report.outbox.total, job_started, details=asdict(report.outbox))
+        outcome = "error" if report.errors else "ok"
+        return report
+    finally:
+        svc.metrics.tick_seconds.observe(time.perf_counter() - started)
+        svc.metrics.tick_runs.labels(outcome=outcome).inc()

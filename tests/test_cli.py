@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -110,3 +111,35 @@ def test_tick_command_resumes_pending_work_at_the_given_time(tmp_path: Path, tea
     assert result.returncode == 0, result.stderr
     assert "outbox done 6" in result.stdout
     assert setup_settled(bot.db) and all_cases(bot.db)[0].summary_ts
+
+
+def test_tick_logs_one_json_object_per_line_with_one_line_per_job(tmp_path: Path, team: dict, bot: Bot,
+                                                                  database_url: str) -> None:
+    from jobs.tick import JOBS
+
+    bot.driver.command("U30REQ", "/escalate", "Acme: refund stuck")
+    wait_until(lambda: setup_settled(bot.db))
+    config = write_config(tmp_path / "advocacy.yaml", team)
+    env = bot_env(ADVOCACY_CONFIG=str(config), SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=bot.standin.api_url,
+                  DATABASE_URL=database_url, LOG_FORMAT="json", SLACK_SIGNING_SECRET="the-signing-secret-value")
+    later = (bot.clock() + timedelta(days=2)).isoformat()  # the case's update is overdue: reminders post
+    result = cli("tick", "--now", later, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("tick at ")  # the summary is the command's output, not a log line
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is one JSON object
+    assert lines
+    for line in lines:
+        assert {"time", "level", "logger", "message"} <= line.keys()
+        assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
+    jobs = {line["job"]: line for line in lines if line["logger"] == "jobs.tick" and "job" in line}
+    assert list(jobs) == [name for name, _ in JOBS] + ["outbox"]
+    assert all(isinstance(line["duration_ms"], float | int) and line["level"] == "INFO" for line in jobs.values())
+    assert jobs["reminders"]["count"] >= 1 and jobs["outbox"]["done"] == jobs["outbox"]["count"] >= 1
+    assert "xox" not in result.stderr and "the-signing-secret-value" not in result.stderr
+
+
+def test_an_unknown_log_format_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    result = cli("migrate", env=bot_env(LOG_FORMAT="xml"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["advocacy-bot: LOG_FORMAT: Input should be 'text' or 'json'"]
+    assert result.stdout == ""

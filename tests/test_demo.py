@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import yaml
@@ -66,3 +68,20 @@ def test_a_step_that_falls_short_fails_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("sandbox: step 1 (") and "Unknown severity" in line
+
+
+def test_json_logs_of_the_whole_story_carry_no_secret(tmp_path: Path) -> None:
+    token, secret = "xoxb-1234-5678-from-the-environment", "0123456789abcdef-signing-secret"
+    env = bot_env(LOG_FORMAT="json", SLACK_BOT_TOKEN=token, SLACK_SIGNING_SECRET=secret,
+                  SLACK_APP_TOKEN="xapp-1-A0-123-app-level-token")
+    result = cli("sandbox", "--script", "demo", env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "sandbox: the story played as expected" in result.stdout  # the transcript stays on stdout
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # the logs, JSON only, on stderr
+    requests = [line for line in lines if line["logger"] == "bot.web"]
+    assert {"command", "view_submission", "message_action"} <= {line["kind"] for line in requests}
+    assert all(line["outcome"] == "ok" and line["user"].startswith("U") for line in requests)
+    whole = result.stdout + result.stderr
+    for leak in (token, secret, "xoxb-", "xoxp-", "xapp-", "xoxe"):
+        assert leak not in whole
+    assert re.search(r"xox[a-z]-|xapp-", whole) is None

@@ -546,13 +546,16 @@ def start(stack: ExitStack, db_path: str | None, config_path: str | None) -> San
     return Sandbox(standin, driver, app.services, clock, Transcript(standin), source_ts)
 
 
-def run_demo(script: str = "demo", db_path: str | None = None, config_path: str | None = None) -> int:
+def run_demo(script: str = "demo", db_path: str | None = None, config_path: str | None = None, *,
+             quiet_logs: bool = True) -> int:
     if script != "demo":
         print(f"sandbox: unknown script {script!r} (available: demo)", file=sys.stderr)
         return 1
-    # The transcript is the output: the bot's INFO logs would interleave with it, and the story injects
-    # a Slack failure on purpose (the transcript shows it; slack_sdk's ERROR line about it is noise).
-    logging.getLogger().setLevel(logging.WARNING)
+    # The transcript is the output: the bot's INFO logs would interleave with it on a terminal (unless
+    # they are JSON lines for a collector: quiet_logs=False), and the story injects a Slack failure on
+    # purpose (the transcript shows it; slack_sdk's ERROR line about it is noise).
+    if quiet_logs:
+        logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
     step = "set-up"
     with ExitStack() as stack:
