@@ -171,7 +171,11 @@ class PreventionAction(Base):
     """What will stop the problem happening again: what, who, by when. Reminded to its owner when due."""
 
     __tablename__ = "prevention_actions"
-    __table_args__ = (Index("ix_prevention_due", "status", "remind_at"),)
+    __table_args__ = (
+        Index("ix_prevention_due", "status", "remind_at"),
+        # the digest's "overdue at the end of the week": a count read from the index alone
+        Index("ix_prevention_status_due_on", "status", "due_on", "created_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     what: Mapped[str] = mapped_column(Text)
@@ -247,11 +251,12 @@ class Reminder(Base):
     __table_args__ = (
         Index("ix_reminders_due", "status", "fire_at"),
         Index("ix_reminders_message", "channel_id", "message_ts"),
+        Index("ix_reminders_status_due_at", "status", "due_at"),  # due times in a week (the digest)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    due_at: Mapped[datetime] = mapped_column(index=True)
+    due_at: Mapped[datetime]
     step: Mapped[str] = mapped_column(String(20))  # heads_up | overdue | repeat | escalate | leadership
     fire_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(12))  # scheduled | fired | skipped | cancelled
@@ -309,7 +314,10 @@ class CheckIn(Base):
     """
 
     __tablename__ = "checkins"
-    __table_args__ = (Index("ix_checkins_due", "status", "prompt_at"),)
+    __table_args__ = (
+        Index("ix_checkins_due", "status", "prompt_at"),
+        Index("ix_checkins_status_done_at", "status", "done_at"),  # done in a week (the digest)
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(120), unique=True)  # checkin:<customer>:<due> | followup:<case>
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
@@ -325,7 +333,7 @@ class CheckIn(Base):
     channel_id: Mapped[str | None] = mapped_column(String(20))  # the DM
     message_ts: Mapped[str | None] = mapped_column(String(32))
     snoozed_until: Mapped[datetime | None]
-    done_at: Mapped[datetime | None] = mapped_column(index=True)
+    done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(20))
     skip_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

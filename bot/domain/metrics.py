@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, or_, select
 from sqlalchemy import case as when
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -226,29 +226,28 @@ class Retention:
 
 
 def _status_at(at: datetime) -> Any:
-    """Each customer's status at the instant (their last change before it), as a subquery."""
-    ranked = select(
-        CustomerStatusChange.customer_id, CustomerStatusChange.to_status,
-        func.row_number().over(partition_by=CustomerStatusChange.customer_id,
-                               order_by=(CustomerStatusChange.at.desc(), CustomerStatusChange.id.desc()))
-        .label("latest")).where(CustomerStatusChange.at < at).subquery()
-    return select(ranked.c.customer_id, ranked.c.to_status.label("status")).where(ranked.c.latest == 1).subquery()
+    """A customer's status at the instant: their last change before it (NULL: not a customer yet).
 
-
-def _customers_before(session: Session, at: datetime) -> int:
-    return int(session.scalar(select(func.count(func.distinct(CustomerStatusChange.customer_id)))
-                              .where(CustomerStatusChange.at < at)) or 0)
+    A correlated subquery per customer, one probe of ``ix_customer_status_changes_customer_at`` each: the
+    cost grows with the customers, not with their history.
+    """
+    return (select(CustomerStatusChange.to_status)
+            .where(CustomerStatusChange.customer_id == Customer.id, CustomerStatusChange.at < at)
+            .order_by(CustomerStatusChange.at.desc(), CustomerStatusChange.id.desc()).limit(1)
+            .correlate(Customer).scalar_subquery())
 
 
 def retention(session: Session, start: datetime, end: datetime) -> Retention:
     """Customer retention from the status history (``customer_status_changes``)."""
     _period(start, end)
-    then, now = _status_at(start), _status_at(end)
-    kept, churned = session.execute(
-        select(func.count(), _share(now.c.status == "churned"))
-        .select_from(then).join(now, now.c.customer_id == then.c.customer_id)
-        .where(then.c.status.in_(CUSTOMER))).one()
-    kept, churned = int(kept), int(churned)
+    # customers by (status at start, status at end): a few rows, each status looked up once per customer
+    then, now = _status_at(start).label("then"), _status_at(end).label("now")
+    kept = churned = new = 0
+    for was, became, count in session.execute(select(then, now, func.count()).select_from(Customer)
+                                              .group_by(then, now)):
+        kept += count if was in CUSTOMER else 0
+        churned += count if was in CUSTOMER and became == "churned" else 0
+        new += count if was is None and became is not None else 0
     # turned at-risk: a change to at-risk whose previous status (the change before it) was another one
     turning = select(CustomerStatusChange.customer_id).where(
         _within(CustomerStatusChange.at, start, end), CustomerStatusChange.to_status == "at-risk")
@@ -262,8 +261,7 @@ def retention(session: Session, start: datetime, end: datetime) -> Retention:
         history.c.at >= start, history.c.to_status == "at-risk",
         or_(history.c.before.is_(None), history.c.before != "at-risk")))
     return Retention(active_at_start=kept, churned=churned, retained=kept - churned,
-                     ratio=ratio(kept - churned, kept), turned_at_risk=int(turned or 0),
-                     new=_customers_before(session, end) - _customers_before(session, start))
+                     ratio=ratio(kept - churned, kept), turned_at_risk=int(turned or 0), new=new)
 
 
 # ---------------------------------------------------------------- customer-update compliance
@@ -298,10 +296,10 @@ def update_compliance(session: Session, start: datetime, end: datetime) -> Updat
         select(func.count(), func.coalesce(func.sum(made.c.on_time), 0)).select_from(made)).one())
     recorded = select(CustomerUpdate.id).where(CustomerUpdate.case_id == Reminder.case_id,
                                                CustomerUpdate.due_at == Reminder.due_at)
+    # status IN (…) with the due-time range: both columns of ix_reminders_status_due_at
     unanswered = (select(Reminder.case_id, Reminder.due_at).distinct()
-                  .where(_within(Reminder.due_at, start, end), ~recorded.exists(),
-                         or_(Reminder.status == "scheduled",
-                             and_(Reminder.status.in_(("fired", "skipped")), Reminder.fire_at >= Reminder.due_at)))
+                  .where(Reminder.status.in_(("scheduled", "fired", "skipped")), _within(Reminder.due_at, start, end),
+                         or_(Reminder.status == "scheduled", Reminder.fire_at >= Reminder.due_at), ~recorded.exists())
                   .subquery())
     missed = int(session.scalar(select(func.count()).select_from(unanswered)) or 0)
     due = updated + missed
@@ -324,6 +322,9 @@ class Durations:
         return cls(n=len(hours), p50_hours=percentile(hours, 50), p90_hours=percentile(hours, 90))
 
 
+NO_DURATIONS = Durations(0, None, None)
+
+
 @dataclass(frozen=True)
 class FirstResponse:
     overall: Durations
@@ -331,34 +332,44 @@ class FirstResponse:
 
 
 def _elapsed(session: Session, since: Any, until: Any) -> Any:
-    """``until - since`` as a key the database sorts by: whole milliseconds on SQLite (``julianday`` keeps no
-    more), an exact interval on PostgreSQL. Rounding keeps the order of distinct keys, so only equal keys
-    can hide an order, and ``_durations`` settles those exactly."""
-    if session.get_bind().dialect.name == "sqlite":
-        return cast(func.round((func.julianday(until) - func.julianday(since)) * 86_400_000), Integer)
-    return until - since
+    """``until - since`` as an exact sort key: an interval on PostgreSQL; on SQLite, microseconds (whole
+    seconds from ``strftime('%s')``, the fraction from the stored text ``YYYY-MM-DD HH:MM:SS.ffffff``, since
+    ``julianday`` keeps only milliseconds and would tie durations that differ by less)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return until - since
+
+    def micros(moment: Any) -> Any:
+        return (cast(func.strftime("%s", moment), Integer) * 1_000_000
+                + cast(func.coalesce(func.nullif(func.substr(moment, 21, 6), ""), "0"), Integer))
+
+    return micros(until) - micros(since)
 
 
-def _durations(session: Session, since: Any, until: Any, *where: Any) -> Durations:
-    """Nearest-rank p50 and p90 of ``until - since`` over the rows matching ``where``.
-
-    The database counts the rows and sorts them by duration; only the rows sharing the key at each rank are
-    read (one, unless durations tie to the millisecond), and their durations are computed exactly.
-    """
-    n = int(session.scalar(select(func.count()).where(*where)) or 0)
-    if n == 0:
-        return Durations(0, None, None)
+def _percentiles(session: Session, since: Any, until: Any, where: Sequence[Any],
+                 group: Any = None) -> dict[Any, Durations]:
+    """Nearest-rank p50 and p90 of ``until - since`` over the rows matching ``where``, per ``group`` (or
+    overall, under the key None), in one query: the database ranks the rows by duration in each group
+    (``row_number``) and returns only the rows at ranks ⌈0.5 n⌉ and ⌈0.9 n⌉, whose durations are then
+    computed exactly from their two times."""
     key = _elapsed(session, since, until)
-
-    def at_rank(p: int) -> float:
-        rank = max(0, math.ceil(p * n / 100) - 1)
-        found = session.scalar(select(key).where(*where).order_by(key).offset(rank).limit(1))
-        below = int(session.scalar(select(func.count()).where(*where, key < found)) or 0)
-        tied = sorted((ended - began).total_seconds() / 3600
-                      for began, ended in session.execute(select(since, until).where(*where, key == found)))
-        return tied[rank - below]
-
-    return Durations(n=n, p50_hours=at_rank(50), p90_hours=at_rank(90))
+    partition = {"partition_by": group} if group is not None else {}
+    ranked = select(
+        (group if group is not None else literal(None)).label("grp"), since.label("since"), until.label("until"),
+        func.row_number().over(order_by=key, **partition).label("rank"),
+        func.count().over(**partition).label("n"),
+    ).where(*where).subquery()
+    p50, p90 = (ranked.c.n * 50 + 99) // 100, (ranked.c.n * 90 + 99) // 100  # ⌈p n / 100⌉ in integers
+    found: dict[Any, dict[str, Any]] = {}
+    for grp, began, ended, rank, n in session.execute(
+            select(ranked.c.grp, ranked.c.since, ranked.c.until, ranked.c.rank, ranked.c.n)
+            .where(or_(ranked.c.rank == p50, ranked.c.rank == p90))):
+        hours = (ended - began).total_seconds() / 3600
+        figure = found.setdefault(grp, {"n": n})
+        if rank == (n * 50 + 99) // 100:
+            figure["p50_hours"] = hours
+        if rank == (n * 90 + 99) // 100:
+            figure["p90_hours"] = hours
+    return {grp: Durations(**figure) for grp, figure in found.items()}
 
 
 def time_to_resolution(session: Session, start: datetime, end: datetime) -> Durations:
@@ -367,19 +378,18 @@ def time_to_resolution(session: Session, start: datetime, end: datetime) -> Dura
     A reopened case is not resolved until it is resolved again; it then counts from its opening.
     """
     _period(start, end)
-    return _durations(session, Case.created_at, Case.resolved_at, _within(Case.resolved_at, start, end))
+    return _percentiles(session, Case.created_at, Case.resolved_at, [_within(Case.resolved_at, start, end)]).get(
+        None, NO_DURATIONS)
 
 
 def first_response(session: Session, start: datetime, end: datetime) -> FirstResponse:
     """Departments' first responses made in the period: calendar hours from being asked to answering."""
     _period(start, end)
-    answered = _within(CaseDepartment.answered_at, start, end)
-    departments = session.scalars(select(CaseDepartment.department).distinct().where(answered))
-    asked, answered_at = CaseDepartment.asked_at, CaseDepartment.answered_at
-    return FirstResponse(overall=_durations(session, asked, answered_at, answered),
-                         by_department={d: _durations(session, asked, answered_at, answered,
-                                                      CaseDepartment.department == d)
-                                        for d in sorted(departments)})
+    spans = (session, CaseDepartment.asked_at, CaseDepartment.answered_at,
+             [_within(CaseDepartment.answered_at, start, end)])
+    by_department = _percentiles(*spans, group=CaseDepartment.department)
+    return FirstResponse(overall=_percentiles(*spans).get(None, NO_DURATIONS),
+                         by_department={d: by_department[d] for d in sorted(by_department)})
 
 
 # ---------------------------------------------------------------- which cases were open when
@@ -537,10 +547,10 @@ def recurrence(session: Session, start: datetime, end: datetime, *, zone: tzinfo
         .where(_within(Case.resolved_at, start, end))).one())
     today = end.astimezone(zone).date()
     due = (PreventionAction.created_at < end, PreventionAction.due_on < today)
-    # two disjoint counts, each served by an index: not done yet, and done only after the end
-    undone = session.scalar(select(func.count()).where(
-        *due, PreventionAction.status.in_(PreventionAction.UNDONE), PreventionAction.done_at.is_(None)))
-    done_later = session.scalar(select(func.count()).where(*due, PreventionAction.done_at >= end))
+    # two disjoint counts, each served by an index: not done yet (a status other than done; read from
+    # ix_prevention_status_due_on alone), and done, but only after the end (done_at is set when done)
+    undone = session.scalar(select(func.count()).where(PreventionAction.status.in_(PreventionAction.UNDONE), *due))
+    done_later = session.scalar(select(func.count()).where(PreventionAction.done_at >= end, *due))
     return Recurrence(recurrences=recurrences, resolved=resolved, ratio=ratio(recurrences, resolved),
                       prevention_overdue=int(undone or 0) + int(done_later or 0))
 
@@ -577,11 +587,9 @@ def revenue_at_risk(session: Session, at: datetime) -> RevenueAtRisk:
     for case_id in reopens.gaps(at):
         gap = reopens.impact[case_id]
         cases, impact, without = cases - 1, impact - _money(gap), without - (gap is None)
-    status = _status_at(at)
     customers, revenue, unknown = session.execute(
         select(func.count(), func.sum(Customer.annual_revenue), _share(Customer.annual_revenue.is_(None)))
-        .select_from(status).join(Customer, Customer.id == status.c.customer_id)
-        .where(status.c.status == "at-risk")).one()
+        .where(_status_at(at) == "at-risk")).one()
     return RevenueAtRisk(open_cases=cases, case_impact=impact, cases_without_impact=without,
                          at_risk_customers=int(customers), at_risk_revenue=_money(revenue),
                          at_risk_without_revenue=int(unknown))
@@ -595,8 +603,10 @@ def open_cases(session: Session, at: datetime, *where: ColumnElement[bool], orde
     order = [*order_by, Case.number]
     found: list[Case] = []
     for condition in _open_at(at):
-        query = select(Case).where(*condition, *where).order_by(*order)
-        found += session.scalars(query if limit is None else query.limit(limit + len(gaps)))
+        query = select(Case).where(*condition, *where)
+        # Without a limit the order is the merged query's: asked here, it would tempt SQLite into reading a
+        # whole index in that order (created_at, over every case) rather than the few open ones.
+        found += session.scalars(query if limit is None else query.order_by(*order).limit(limit + len(gaps)))
     found = [case for case in found if case.id not in gaps]
     merged = select(Case).where(Case.id.in_([case.id for case in found])).order_by(*order)
     return list(session.scalars(merged if limit is None else merged.limit(limit))) if found else []
