@@ -172,3 +172,25 @@ def test_the_cli_posts_a_week_once(tmp_path: Path, team: dict[str, Any], databas
     again = cli("digest", "--week", "2026-W47", "--post", env=env, cwd=tmp_path)
     assert again.returncode == 1 and "before" in again.stderr
     assert len([m for m in standin.messages("C0LEAD") if m.bot_id and not m.thread_ts]) == 1
+
+
+def test_the_blocks_show_each_figure_with_its_change_and_the_breakdowns(db: Database, config: TeamConfig) -> None:
+    from bot.blocks.digest import digest_blocks
+
+    history(db)
+    with db.transaction() as session:
+        data = digest(session, W47, config, now=MON + timedelta(weeks=1, hours=9))
+    fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1]
+              for block in digest_blocks(data) if "fields" in block for f in block["fields"]}
+    assert fields["Cases opened"] == "2 :arrow_up_small: +1"
+    assert fields["Open at the end"] == "2 :arrow_up_small: +1"
+    assert fields["Check-ins"] == "1 done of 2 due :arrow_up_small: +1"
+    assert fields["Time to resolution"] == "p50 10.0 h · p90 10.0 h (n 1)"  # no resolution the week before
+    assert fields["Recurrence"] == "0% (0/1) · prevention overdue 0 (=)"
+    text = "\n".join(block["text"]["text"] for block in digest_blocks(data) if block["type"] == "section"
+                     and "text" in block)
+    assert "*Revenue at risk* $12,000 in open cases :arrow_up_small: +$12,000 · credits issued $0 (=)" in text
+    assert "*p1* (severity): opened 1 :arrow_up_small: +1 · resolved 0 · open 1 :arrow_up_small: +1" in text
+    assert "*billing* (department): opened 2 :arrow_up_small: +1 · resolved 1 · open 2 :arrow_up_small: +1 · " \
+           "first response p50 2.0 h (n 1)" in text
+    assert "• #3  Initech (P1) $12,000" in text and "• Detractor: Acme (NPS 3)" in text

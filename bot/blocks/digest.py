@@ -10,13 +10,22 @@ from bot.blocks.common import Block, channel_link, context, header, section
 from bot.text import escape_mrkdwn
 
 
-def _delta(now: Any, before: Any, unit: str = "") -> str:
+def _delta(now: Any, before: Any, unit: str = "", *, digits: int = 0, money: bool = False) -> str:
+    """The change from the week before: ``▲ +3``, ``▼ -5%`` (ratios in points), ``▲ +$1,200``; ``(=)`` when
+    unchanged; nothing when either week has no figure (no answers, nothing due)."""
+    if money:
+        now, before = float(Decimal(now)), float(Decimal(before))
     if not isinstance(now, int | float) or not isinstance(before, int | float) or now == before:
         return " (=)" if now == before and now is not None else ""
     arrow = ":arrow_up_small:" if now > before else ":arrow_down_small:"
-    change = now - before
-    shown = f"{change:+.0f}" if isinstance(change, int) or unit != "%" else f"{change * 100:+.0f}"
-    return f" {arrow} {shown}{unit}"
+    change = (now - before) * (100 if unit == "%" else 1)
+    if money:
+        return f" {arrow} {'+' if change > 0 else '-'}${abs(change):,.0f}"
+    return f" {arrow} {change:+.{digits}f}{unit}"
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def _pct(ratio: float | None) -> str:
@@ -42,6 +51,7 @@ def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = Fa
     prev = data["previous"]
     nps, csat, comp = data["nps"], data["csat"], data["update_compliance"]
     ttr, ret, rec = data["time_to_resolution_hours"], data["retention"], data["recurrence"]
+    overdue = data["prevention_overdue"]
     title = f"Customer advocacy · {data['week']}" + (" (so far)" if so_far else "")
     blocks: list[Block] = [header(title)]
     if late:
@@ -50,25 +60,32 @@ def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = Fa
         _field("Cases opened", f"{data['cases_opened']}{_delta(data['cases_opened'], prev['cases_opened'])}"),
         _field("Cases resolved", f"{data['cases_resolved']}{_delta(data['cases_resolved'], prev['cases_resolved'])}"),
         _field("Open at the end", f"{data['open_at_end']}{_delta(data['open_at_end'], prev['open_at_end'])}"),
-        _field("Time to resolution", f"p50 {ttr['p50'] if ttr['p50'] is not None else '—'} h · "
-                                     f"p90 {ttr['p90'] if ttr['p90'] is not None else '—'} h (n {ttr['n']})"),
+        _field("Time to resolution", f"p50 {_hours(ttr['p50'])} h"
+                                     f"{_delta(ttr['p50'], prev['time_to_resolution_hours']['p50'], ' h', digits=1)}"
+                                     f" · p90 {_hours(ttr['p90'])} h (n {ttr['n']})"),
         _field("Updates on time", f"{_pct(comp['ratio'])} ({comp['on_time']}/{comp['due']})"
                                   f"{_delta(comp['ratio'], prev['update_compliance']['ratio'], '%')} · "
                                   f"overdue now {data['updates_overdue_now']}"),
         _field("NPS", f"{nps['score'] if nps['score'] is not None else '—'} (n {nps['n']})"
                       f"{_delta(nps['score'], prev['nps']['score'])}"),
-        _field("CSAT", f"{str(csat['score']) + '%' if csat['score'] is not None else '—'} (n {csat['n']})"),
-        _field("Check-ins", f"{data['checkins']['done']} done of {data['checkins']['due']} due"),
-        _field("Retention", f"{_pct(ret['ratio'])} of {ret['active_at_start']} · {ret['churned']} churned · "
-                            f"{ret['turned_at_risk']} turned at-risk"),
-        _field("Recurrence", f"{_pct(rec['ratio'])} ({rec['recurrences']}/{rec['resolved']}) · prevention "
-                             f"overdue {data['prevention_overdue']}"),
+        _field("CSAT", f"{str(csat['score']) + '%' if csat['score'] is not None else '—'} (n {csat['n']})"
+                       f"{_delta(csat['score'], prev['csat']['score'])}"),
+        _field("Check-ins", f"{data['checkins']['done']} done of {data['checkins']['due']} due"
+                            f"{_delta(data['checkins']['done'], prev['checkins']['done'])}"),
+        _field("Retention", f"{_pct(ret['ratio'])}{_delta(ret['ratio'], prev['retention']['ratio'], '%')} of "
+                            f"{ret['active_at_start']} · {ret['churned']} churned · {ret['turned_at_risk']} turned "
+                            "at-risk"),
+        _field("Recurrence", f"{_pct(rec['ratio'])}{_delta(rec['ratio'], prev['recurrence']['ratio'], '%')} "
+                             f"({rec['recurrences']}/{rec['resolved']}) · prevention overdue {overdue}"
+                             f"{_delta(overdue, prev['prevention_overdue'])}"),
     ]})
     breakdown = _breakdown(data)
     if breakdown:
         blocks.append(section(breakdown))
-    blocks.append(section(f"*Revenue at risk* {_money(data['revenue_at_risk'])} in open cases · credits issued "
-                          f"{_money(data['credits_issued'])}"))
+    blocks.append(section(
+        f"*Revenue at risk* {_money(data['revenue_at_risk'])} in open cases"
+        f"{_delta(data['revenue_at_risk'], prev['revenue_at_risk'], money=True)} · credits issued "
+        f"{_money(data['credits_issued'])}{_delta(data['credits_issued'], prev['credits_issued'], money=True)}"))
     if data["top_cases"]:
         blocks.append(section("*Top cases by impact*\n" + "\n".join(
             f"• {_case(c)} {_money(c['impact'])}" for c in data["top_cases"])))
