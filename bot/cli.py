@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import signal
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -20,7 +21,11 @@ from bot.clock import parse_instant, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.domain.weeks import Week
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack_client import is_transient, slack_error
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 class CliError(Exception):
@@ -78,6 +83,39 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+AUTH_RETRY_SECONDS = (5, 10, 30, 60, 120, 300)  # then every 300 s
+
+
+def _authenticate(svc: Services, log: logging.Logger) -> bool:
+    """auth.test, cached for the process. A rejected token stops start-up with one line; Slack being
+    unreachable or failing (5xx, 429) is logged and answered False, to be retried."""
+    try:
+        identity = svc.directory.identity()
+    except SlackApiError as exc:
+        if not is_transient(exc):
+            raise CliError(f"Slack rejected SLACK_BOT_TOKEN at auth.test: {slack_error(exc)}") from None
+        reason = slack_error(exc)
+    except OSError as exc:  # connection refused, DNS, timeout (URLError is an OSError)
+        reason = type(exc).__name__
+    else:
+        log.info("authenticated as bot user %s in team %s", identity.bot_user_id, identity.team_id)
+        return True
+    log.warning("Slack did not answer auth.test (%s): serving anyway, /readyz says not ready until it does",
+                reason)
+    return False
+
+
+def _authenticate_later(svc: Services, log: logging.Logger) -> None:
+    for attempt in itertools.count():
+        threading.Event().wait(AUTH_RETRY_SECONDS[min(attempt, len(AUTH_RETRY_SECONDS) - 1)])
+        try:
+            if _authenticate(svc, log):
+                return
+        except CliError as exc:  # the token was rejected after all: nothing will work, say so loudly
+            log.error("%s; the bot cannot act in Slack until the token is fixed", exc)
+            return
+
+
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.web import HttpServer, make_wsgi
@@ -88,12 +126,11 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     app = create_app(settings, config=config)
     svc = app.services
     _embedded_schema(svc.db)
-    try:
-        identity = svc.directory.identity()
-    except SlackApiError as exc:
-        raise CliError(f"Slack rejected SLACK_BOT_TOKEN at auth.test: {exc.response.get('error')}") from None
     log = logging.getLogger("advocacy-bot")
-    log.info("authenticated as bot user %s in team %s", identity.bot_user_id, identity.team_id)
+    if not _authenticate(svc, log):
+        # A Slack incident must not keep every replica from starting: serve (requests are verified by their
+        # signatures, work waits in the outbox), say "not ready" on /readyz, and keep asking in the background.
+        threading.Thread(target=_authenticate_later, args=(svc, log), name="slack-auth", daemon=True).start()
     scheduler = start_scheduler(svc)
     server = HttpServer(make_wsgi(app, scheduler_running=lambda: scheduler.running), port=settings.port)
     signal.signal(signal.SIGTERM, lambda *_: server.stop())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
+from bot.sandbox.standin import SlackStandIn
 from storage.db import Database
 from tests.cli_helpers import bot_env, cli, write_config
 from tests.conftest import BOT_TOKEN, Bot, wait_until
@@ -85,6 +86,18 @@ def test_missing_or_malformed_settings_stop_start_up_with_one_clear_line(tmp_pat
     assert bad_port.returncode == 2 and bad_port.stderr.startswith("advocacy-bot: PORT:")
     bad_db = cli("migrate", env=bot_env(DATABASE_URL="mysql://x"), cwd=tmp_path)
     assert bad_db.returncode == 2 and "DATABASE_URL: must be a sqlite:/// or postgresql:// URL" in bad_db.stderr
+
+
+def test_a_token_slack_rejects_stops_start_up_with_one_line(tmp_path: Path, team: dict,
+                                                           standin: SlackStandIn) -> None:
+    write_config(tmp_path / "advocacy.yaml", team)
+    env = bot_env(SLACK_BOT_TOKEN="xoxb-wrong", SLACK_SIGNING_SECRET="s3cret-signing", SLACK_API_URL=standin.api_url,
+                  DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}")
+    rejected = cli("run", env=env, cwd=tmp_path)
+    assert rejected.returncode == 2 and "Traceback" not in rejected.stderr
+    assert rejected.stderr.strip().splitlines()[-1] == (
+        "advocacy-bot: Slack rejected SLACK_BOT_TOKEN at auth.test: invalid_auth")
+    assert "xoxb-wrong" not in rejected.stderr + rejected.stdout
 
 
 def test_migrate_creates_the_schema(tmp_path: Path) -> None:
