@@ -71,5 +71,8 @@ def create_app(
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+    # Bolt's signature check logs each rejected request's whole body at INFO (people's text, the verification
+    # token Slack still sends): bot.web logs one line per rejected request instead, without the body.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
     handlers.register(bolt, services)
     return AdvocacyApp(bolt=bolt, services=services)

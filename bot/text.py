@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from slugify import slugify
 
@@ -20,6 +21,24 @@ def escape_mrkdwn(text: str) -> str:
 def unescape_slack(text: str) -> str:
     """Slash-command text arrives entity-escaped (``AT&amp;T``); undo it before storing."""
     return html.unescape(text) if "&" in text else text
+
+
+def drop_nul(value: Any) -> Any:
+    """``value`` without NUL (U+0000) in any of its strings; dicts and lists are changed in place (their keys,
+    Slack's field names, are left as they are).
+
+    PostgreSQL text cannot hold NUL (a write with one fails), SQLite can, and no Slack surface shows it:
+    removing it where a request comes in keeps what is stored the same on both, and every write possible.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = drop_nul(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = drop_nul(item)
+    return value
 
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")

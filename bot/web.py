@@ -3,11 +3,19 @@
 A plain WSGI router in front of Bolt's WSGI adapter, served by waitress (a production server).
 Every Slack request is counted, timed and logged here, in front of Bolt: a request whose signature
 does not check out is answered 401 by Bolt before any middleware or listener would see it.
+
+What Bolt leaves to its host is done here too: a body over ``MAX_BODY_BYTES`` is answered 413 before
+anything reads it whole; a body Bolt cannot parse (Bolt parses before it verifies the signature) is 401
+when unsigned and 400 when signed, never a 500; and a verified request no listener handles is
+acknowledged (200) rather than answered 404, which Slack retries.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
+import io
 import json
 import logging
 import threading
@@ -18,6 +26,7 @@ from typing import Any
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from waitress.server import create_server
 
 from bot.app import AdvocacyApp
@@ -27,6 +36,67 @@ from bot.observability import Metrics, SlackRequest, classify, outcome_of
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# Slack's requests are small: a command or an event is a few KB, and the largest this app gets (a click
+# on the App Home, which carries the whole Home view) tens of KB. A body over this limit is not from
+# Slack: it is answered 413 without being read, let alone parsed (Bolt parses a body before it checks
+# the signature), so a huge body costs the app neither memory nor parse time.
+MAX_BODY_BYTES = 1024 * 1024
+# waitress receives a whole request before calling the app (spooling past 512 KB to a temporary file),
+# by default up to 1 GB; its own cap stops a huge upload at the socket, with a plain-text 413. It sits
+# above MAX_BODY_BYTES so that a slightly large body gets the app's answer (JSON, counted and logged).
+SERVER_MAX_BODY_BYTES = 4 * MAX_BODY_BYTES
+_READ_CHUNK = 64 * 1024
+SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's replay window, as slack_sdk's verifier applies it
+
+
+def read_body(environ: dict[str, Any], limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The request body, or None when it is longer than ``limit`` (never reading more than limit + 1 bytes).
+
+    With a Content-Length, a longer body is refused unread. Without one (chunked, under a server that
+    does not set it), the body is read only when the server marks the stream as ending
+    (``wsgi.input_terminated``), and no further than the limit; otherwise there is nothing to read
+    safely (PEP 3333), as Bolt's own adapter assumes.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if length.isdigit():
+        size = int(length)
+        return None if size > limit else stream.read(size)
+    if not environ.get("wsgi.input_terminated"):
+        return b""
+    chunks: list[bytes] = []
+    received = 0
+    while received <= limit:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - received))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+    return None if received > limit else b"".join(chunks)
+
+
+def _header(headers: dict[str, Any], name: str) -> str | None:
+    value = headers.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _timestamp_readable(value: str) -> bool:
+    value = value.strip()
+    return value.isascii() and value.isdigit() and len(value) <= 12
+
+
+def garbled_signature(headers: dict[str, Any]) -> bool:
+    """A signature header slack_sdk's verifier would raise on rather than reject, which Bolt answers 500.
+
+    ``int()`` of a timestamp that is not a whole number, and ``hmac.compare_digest`` of a signature that is
+    not ASCII, raise. Missing headers are not garbled: Bolt rejects those itself (401).
+    """
+    timestamp, signature = _header(headers, "x-slack-request-timestamp"), _header(headers, "x-slack-signature")
+    return (timestamp is not None and not _timestamp_readable(timestamp)) or (
+        signature is not None and not signature.isascii())
 
 
 def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
@@ -51,27 +121,86 @@ def readiness(app: AdvocacyApp, scheduler_running: Callable[[], bool] | None) ->
 
 
 class ObservedSlackHandler(SlackRequestHandler):
-    """Bolt's WSGI adapter, plus one count, one ack-latency sample and one log line per request."""
+    """Bolt's WSGI adapter, plus the body limit and an answer for what Bolt cannot take, and one count,
+    one ack-latency sample and one log line per request."""
 
     def __init__(self, app: AdvocacyApp) -> None:
         super().__init__(app.bolt)
         self.metrics: Metrics = app.services.metrics
+        secret = app.services.settings.slack_signing_secret
+        self.secret = secret.get_secret_value().encode() if secret else None
 
-    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()  # the body is read below: a slow upload is part of the ack time
-        bolt_request = BoltRequest(body=request.get_body(), query=request.query_string,
-                                   headers=request.get_headers())
-        status = 500
+        body = read_body(environ)
+        if body is None:
+            response = BoltResponse(status=413, body={"ok": False, "error": "request_too_large",
+                                                      "max_bytes": MAX_BODY_BYTES})
+            self._observe(None, response.status, started, f"body over {MAX_BODY_BYTES} bytes")
+        else:
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+            response = self.answer(WsgiHttpRequest(environ), body, started)
+        answer = WsgiHttpResponse(status=response.status, headers=response.headers, body=response.body)
+        start_response(answer.status, answer.get_headers())
+        return answer.get_body()
+
+    def _signed(self, body: bytes, headers: dict[str, Any]) -> bool:
+        """Slack's v0 signature check (what Bolt does), for bodies Bolt could not be given: it parses before it
+        verifies. On the raw bytes: slack_sdk's verifier cannot take a body that is not UTF-8."""
+        timestamp, signature = _header(headers, "x-slack-request-timestamp"), _header(headers, "x-slack-signature")
+        if self.secret is None or timestamp is None or signature is None or garbled_signature(headers):
+            return False
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return False
+        base = b"v0:" + timestamp.strip().encode() + b":" + body
+        return hmac.compare_digest(f"v0={hmac.new(self.secret, base, hashlib.sha256).hexdigest()}", signature)
+
+    def answer(self, request: WsgiHttpRequest, body: bytes, started: float) -> BoltResponse:
+        headers = request.get_headers()
         try:
+            bolt_request = BoltRequest(body=body.decode("utf-8"), query=request.query_string, headers=headers)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # Not UTF-8, JSON or a form Bolt cannot read, or JSON that is not an object: Bolt's parser raised.
+            return self._unreadable(body, headers, started, type(exc).__name__)
+        if bolt_request.body.get("type") == "event_callback" and not isinstance(bolt_request.body.get("event"), dict):
+            return self._unreadable(body, headers, started, "its event is not an object")
+        status, note = 500, ""
+        try:
+            if garbled_signature(headers):  # rejected, as Bolt would have had its check not raised
+                status = 401
+                return BoltResponse(status=401, body={"error": "invalid request"})
             response = self.app.dispatch(bolt_request)
+            if response.status == 404:
+                # Bolt's answer when no listener matched a request it verified (a payload type, event, action
+                # or callback this app does not handle): Slack retries an event answered 404 and shows the
+                # person an error for an interaction. Acknowledge it (Bolt has logged it as unhandled).
+                response, note = BoltResponse(status=200, body=""), "unhandled, acknowledged"
             status = response.status
             return response
-        finally:  # an exception out of Bolt (it catches listeners' own) is still a request, answered 500
-            self._observe(bolt_request, status, time.perf_counter() - started)
+        except Exception as exc:
+            # Bolt catches what listeners and middleware raise; what escapes is its own code failing on a
+            # payload shape Slack does not send (block_actions without actions, a view without a type, …).
+            if not self._signed(body, headers):
+                status = 401
+                return BoltResponse(status=401, body={"error": "invalid request"})
+            status, note = 400, f"malformed payload ({type(exc).__name__})"
+            return BoltResponse(status=400, body={"ok": False, "error": "malformed_payload"})
+        finally:  # every request is counted and logged, whatever happened
+            self._observe(bolt_request, status, started, note)
 
-    def _observe(self, request: BoltRequest, status: int, seconds: float) -> None:
+    def _unreadable(self, body: bytes, headers: dict[str, Any], started: float, why: str) -> BoltResponse:
+        """A body Bolt cannot take: 401 when it is not Slack's (like any unsigned request), else 400."""
+        if not self._signed(body, headers):
+            self._observe(None, 401, started)
+            return BoltResponse(status=401, body={"error": "invalid request"})
+        self._observe(None, 400, started, f"malformed body ({why})")
+        return BoltResponse(status=400, body={"ok": False, "error": "malformed_body"})
+
+    def _observe(self, request: BoltRequest | None, status: int, started: float, note: str = "") -> None:
+        """The count, the ack-latency sample and the log line; ``request`` is None for a body Bolt never got."""
+        seconds = time.perf_counter() - started
         outcome = outcome_of(status)
-        seen = classify(request.body, request.context)
+        seen = classify(request.body, request.context) if request is not None else SlackRequest(kind="unknown")
         if outcome == "rejected":
             # Unsigned bodies are anyone's: neither their names (label cardinality) nor their ids are trusted.
             seen = SlackRequest(kind=seen.kind)
@@ -79,9 +208,11 @@ class ObservedSlackHandler(SlackRequestHandler):
         ack_ms = round(seconds * 1000, 1)
         described = " ".join(part for part in (seen.kind, seen.name) if part)
         ids = " ".join(f"{key} {value}" for key, value in seen.log_fields().items() if key not in ("kind", "name"))
+        details = "; ".join(part for part in (ids, note) if part)
         log.log(logging.WARNING if outcome == "error" else logging.INFO,
-                "slack %s: %s (%s) in %.0f ms%s", described, outcome, status, ack_ms, f"; {ids}" if ids else "",
-                extra={FIELDS: {**seen.log_fields(), "outcome": outcome, "status": status, "ack_ms": ack_ms}})
+                "slack %s: %s (%s) in %.0f ms%s", described, outcome, status, ack_ms, f"; {details}" if details else "",
+                extra={FIELDS: {**seen.log_fields(), "outcome": outcome, "status": status, "ack_ms": ack_ms,
+                                **({"note": note} if note else {})}})
 
 
 def metrics_response(app: AdvocacyApp, start_response: Callable[..., Any]) -> list[bytes]:
@@ -116,7 +247,8 @@ class HttpServer:
     def __init__(self, wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
         # Enough threads that a burst of requests does not queue behind busy ones (the tail of the
         # ack latency), few enough not to fight over the interpreter lock (bench/escalate.py).
-        self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot")
+        self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot",
+                                    max_request_body_size=SERVER_MAX_BODY_BYTES)
         self.thread: threading.Thread | None = None
         self._stopping = False
 

@@ -15,6 +15,7 @@ from bot.domain.cases import enqueue, open_case
 from bot.domain.escalation import EscalationRequest
 from bot.escalation_flow import advocates, draft_if_open_case, origin_from_json
 from bot.services import Services
+from bot.text import escape_mrkdwn
 from jobs.outbox import Done, Item, effect
 from jobs.replies import tell
 
@@ -47,7 +48,7 @@ def open_escalation(ctx: Services, item: Item) -> Done:
                 key=f"{item.key}:choice",
                 kind="escalation.reply",
                 payload={"user": origin.requester, "response_url": origin.response_url,
-                         "text": f"{request.customer} already has an open case.",
+                         "text": f"{escape_mrkdwn(request.customer or '')} already has an open case.",
                          "blocks": open_case_choice(choice.existing, choice.draft_id, request.summary),
                          "replace_original": True},
                 now=now,

@@ -107,9 +107,11 @@ def case_summary(case: Case, more: SummaryContext | None = None) -> list[Block]:
 
 
 def case_topic(case: Case) -> str:
-    """Channel topics are plain text, 250 characters at most."""
+    """250 characters at most. Slack shows no formatting in a topic, but keeps it in the escaped form of
+    message text (a topic people type is stored with ``&lt;``, and ``<…>`` in it are mentions and links):
+    the customer's name is escaped, so that a customer called ``<!channel>`` is no broadcast there."""
     return truncate(
-        f"Case #{case.number} · {case.customer.name} · {case.severity.upper()} · {case.status} · "
+        f"Case #{case.number} · {escape_mrkdwn(case.customer.name)} · {case.severity.upper()} · {case.status} · "
         f"summary pinned",
         250,
     )
