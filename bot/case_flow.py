@@ -5,8 +5,9 @@ Each function is one short transaction run before the ack and returns the senten
 rows run after the ack. Who may do what:
   * anyone in the channel: notes, pins, customer updates;
   * the owner, an advocate, or a head or deputy of an involved department: status, severity, impact,
-    owner, adding a department;
-  * the owner or an advocate: resolve, close, reopen, hand over.
+    owner (the new owner must be an advocate: the owner is the customer's single point of contact),
+    adding a department;
+  * the owner or an advocate: resolve, close, reopen; an advocate: hand over (``bot/handover_flow.py``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ def owner(svc: Services, *, user: str, channel_id: str | None, value: str) -> st
     if len(people) != 1:
         raise FlowError("Name one person: `/case owner @name`.")
     new_owner = people[0]
+    team_advocates = advocates(svc)
+    if new_owner not in team_advocates:
+        raise FlowError(f"{mention(new_owner)} is not an advocate: a case is owned by the customer's single point "
+                        f"of contact, one of the advocates ({', '.join(mention(a) for a in team_advocates)}). "
+                        "Ask a department head with `/case add +department` instead.")
 
     def apply(session: Session, case: Case) -> str:
         lifecycle.set_owner(session, case, new_owner, by=user, now=svc.clock())

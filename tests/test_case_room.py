@@ -236,6 +236,7 @@ def test_status_waiting_pauses_the_cadence_and_resumes_from_the_change(room: tup
     ("owner", "needs a value"),
     ("owner bob", "Name one person"),
     ("owner <@U02ADV> <@U10BILL>", "Name one person"),
+    ("owner <@U10BILL>", "<@U10BILL> is not an advocate"),
     ("severity p9", "Severity is one of p1, p2, p3"),
     ("impact lots", "is not an amount"),
     ("add +legal", "not a department"),
