@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import Bot
@@ -45,6 +47,8 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "reaction_added": {"reactions:read"},
     "pin_added": {"pins:read"},
     "message": {"channels:history", "groups:history"},  # message.channels and message.groups
+    "tokens_revoked": set(),
+    "app_uninstalled": set(),
 }
 
 
@@ -88,8 +92,10 @@ def test_commands_shortcuts_and_events_match_the_registered_listeners() -> None:
     assert len(urls) == 1 and urls.pop().endswith("/slack/events")
 
 
-def test_every_manifest_surface_is_answered(bot: Bot) -> None:
-    """A signed request for each command, shortcut and event in the manifest is handled, not 404."""
+def test_every_manifest_surface_is_answered(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    """A signed request for each command, shortcut and event in the manifest reaches a listener: answered
+    200, and not by the catch-all that acknowledges what no listener handles."""
+    caplog.set_level(logging.INFO, logger="bot.web")
     data = manifest()
     for command in data["features"]["slash_commands"]:
         assert bot.driver.command("U30REQ", command["command"], "help").status == 200
@@ -101,6 +107,8 @@ def test_every_manifest_surface_is_answered(bot: Bot) -> None:
         fields = {"type": event.split(".")[0], "user": "U30REQ", "tab": "home", "channel": "C0GENERAL",
                   "ts": ts, "text": "hello"}
         assert bot.driver.event(fields).status == 200
+    unhandled = [r.getMessage() for r in caplog.records if "unhandled, acknowledged" in r.getMessage()]
+    assert not unhandled, unhandled
 
 
 def test_advocacy_command_is_declared_with_escaping_and_answers_help(bot: Bot) -> None:
