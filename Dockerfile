@@ -1,5 +1,7 @@
 # advocacy-bot: a slim, non-root image. Build: docker build -t advocacy-bot .
-# The wheel is built in a throw-away stage, so the image holds no compiler, source tree or pip cache.
+# The wheel is built and installed (into /install) in a throw-away stage; the image copies only the installed
+# files, so it holds no compiler, source tree, wheels or pip cache (a COPY of the wheels followed by `rm` would
+# keep them in a layer of their own).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -7,7 +9,7 @@ COPY bot bot
 COPY handlers handlers
 COPY jobs jobs
 COPY storage storage
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip install --no-cache-dir --no-warn-script-location --prefix=/install .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,9 +19,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ADVOCACY_CONFIG=/config/advocacy.yaml \
     DATABASE_URL=sqlite:////data/advocacy.db \
     LOG_FORMAT=json
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
-    && useradd --system --uid 10001 --user-group --home-dir /data --create-home advocacy
+RUN useradd --system --uid 10001 --user-group --home-dir /data --create-home advocacy
+COPY --from=build /install /usr/local
 USER advocacy
 WORKDIR /data
 EXPOSE 3000

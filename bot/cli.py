@@ -1,4 +1,5 @@
-"""The ``advocacy-bot`` command: run, migrate, config check, tick, export, feedback import, sandbox."""
+"""The ``advocacy-bot`` command: run, migrate, config check, tick, digest, export, feedback import, customers,
+forget-customer, sandbox."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ import logging
 import signal
 import sys
 import threading
+import time as time_module
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.clock import parse_instant, system_clock
+from bot.clock import Clock, parse_instant, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.domain.weeks import Week
 from bot.settings import Settings, SettingsError, load_settings
@@ -26,10 +28,19 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.socket_mode import AdvocacySocketMode
 
 
 class CliError(Exception):
     """A problem to report in one line, without a stack trace."""
+
+    exit_code = 2
+
+
+class DatabaseUnreachable(CliError):
+    """The database did not answer at start within DATABASE_START_WAIT: exit 3, which an orchestrator retries."""
+
+    exit_code = 3
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -74,10 +85,60 @@ def _embedded_schema(db: Database) -> None:
         upgrade(db.engine)
 
 
+# Waits between attempts to reach the database at start (then the last one again), until DATABASE_START_WAIT.
+DATABASE_RETRY_SECONDS = (1, 2, 4, 8, 15)
+
+
+def _database_problem(exc: BaseException, db: Database) -> str:
+    """The driver's own words, first line only (psycopg adds a hint line), never the password."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    reason = lines[0].strip() if lines else type(original).__name__
+    password = db.engine.url.password
+    return (reason.replace(password, "***") if password else reason)[:300]
+
+
+def wait_for_database(settings: Settings, db: Database, *, sleep: Callable[[float], None] = time_module.sleep,
+                      monotonic: Callable[[], float] = time_module.monotonic) -> None:
+    """Start-up's first contact with the database, retried with backoff (1, 2, 4, 8, then every 15 s) for
+    DATABASE_START_WAIT seconds, each attempt bounded by DATABASE_CONNECT_TIMEOUT. One line per failed
+    attempt naming the server (password hidden) and the driver's reason, then :class:`DatabaseUnreachable`.
+
+    A database that comes up a little after the bot (compose, a failover, a volume mounted late) is
+    waited for instead of failing the start.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import bounded
+
+    where = db.engine.url.render_as_string(hide_password=True)
+    started = monotonic()
+    for attempt in itertools.count(1):
+        try:
+            with bounded(settings.database_connect_timeout):
+                db.ping()
+        except (SQLAlchemyError, TimeoutError, OSError) as exc:
+            problem = _database_problem(exc, db)
+            delay = DATABASE_RETRY_SECONDS[min(attempt, len(DATABASE_RETRY_SECONDS)) - 1]
+            waited = monotonic() - started
+            if waited + delay > settings.database_start_wait:
+                raise DatabaseUnreachable(
+                    f"database unreachable at {where}: {problem} (gave up after {attempt} attempt(s) in "
+                    f"{waited:.0f} s; DATABASE_START_WAIT={settings.database_start_wait:g})") from None
+            _report(settings, f"advocacy-bot: database unreachable at {where}: {problem}; trying again in {delay} s",
+                    logging.WARNING)
+            sleep(delay)
+        else:
+            if attempt > 1:
+                _report(settings, f"advocacy-bot: database reachable at {where} (attempt {attempt})", logging.INFO)
+            return
+
+
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
     db = Database(settings.database_url)
+    wait_for_database(settings, db)
     upgrade(db.engine)
     print(f"database is at the latest schema ({db.engine.url.render_as_string(hide_password=True)})")
     return 0
@@ -87,18 +148,26 @@ AUTH_RETRY_SECONDS = (5, 10, 30, 60, 120, 300)  # then every 300 s
 
 
 def _authenticate(svc: Services, log: logging.Logger) -> bool:
-    """auth.test, cached for the process. A rejected token stops start-up with one line; Slack being
-    unreachable or failing (5xx, 429) is logged and answered False, to be retried."""
+    """auth.test, cached for the process; False when it is to be retried. A rejected token stops start-up
+    with one line, unless Slack revoked it while the bot ran (tokens_revoked, app_uninstalled: recorded in
+    the database): then the bot serves, not ready, calling Slack no more, rather than exit into a restart
+    loop; a new token comes with a restart. Slack being unreachable or failing (5xx, 429) is logged and
+    answered False, to be retried. Success clears a revocation of this token (see bot/slack_auth.py)."""
     try:
         identity = svc.directory.identity()
     except SlackApiError as exc:
         if not is_transient(exc):
+            revoked = svc.token.revoked()
+            if revoked is not None:
+                log.error("%s; serving (not ready) instead of exiting", revoked.describe())
+                return True  # nothing to retry: a revoked token does not come back
             raise CliError(f"Slack rejected SLACK_BOT_TOKEN at auth.test: {slack_error(exc)}") from None
         reason = slack_error(exc)
     except OSError as exc:  # connection refused, DNS, timeout (URLError is an OSError)
         reason = type(exc).__name__
     else:
         log.info("authenticated as bot user %s in team %s", identity.bot_user_id, identity.team_id)
+        svc.token.clear()
         return True
     log.warning("Slack did not answer auth.test (%s): serving anyway, /readyz says not ready until it does",
                 reason)
@@ -116,6 +185,23 @@ def _authenticate_later(svc: Services, log: logging.Logger) -> None:
             return
 
 
+def run_clock(settings: Settings) -> Clock:
+    """The clock ``run`` acts by: the system's, or shifted by ``ADVOCACY_CLOCK_OFFSET`` (tests, rehearsals)."""
+    from bot.durations import format_duration
+
+    offset = settings.advocacy_clock_offset
+    if not offset:
+        return system_clock
+    logging.getLogger("advocacy-bot").warning(
+        "ADVOCACY_CLOCK_OFFSET is set: acting as if it were %s %s (tests and rehearsals only, never production)",
+        format_duration(abs(offset)), "later" if offset > timedelta(0) else "earlier")
+
+    def shifted() -> datetime:
+        return system_clock() + offset
+
+    return shifted
+
+
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.web import HttpServer, make_wsgi
@@ -123,8 +209,9 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 
     settings.require_for_run()
     config = load_config(settings.advocacy_config)
-    app = create_app(settings, config=config)
+    app = create_app(settings, config=config, clock=run_clock(settings))
     svc = app.services
+    wait_for_database(settings, svc.db)
     _embedded_schema(svc.db)
     log = logging.getLogger("advocacy-bot")
     if not _authenticate(svc, log):
@@ -132,26 +219,56 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         # signatures, work waits in the outbox), say "not ready" on /readyz, and keep asking in the background.
         threading.Thread(target=_authenticate_later, args=(svc, log), name="slack-auth", daemon=True).start()
     scheduler = start_scheduler(svc)
-    server = HttpServer(make_wsgi(app, scheduler_running=lambda: scheduler.running), port=settings.port)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    try:
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+    socket_mode = None
+    if settings.socket_mode:
+        from bot.socket_mode import AdvocacySocketMode
 
-            assert settings.slack_app_token is not None
+        assert settings.slack_app_token is not None
+        # Through the app's own WebClient: apps.connections.open honours SLACK_API_URL like every other call.
+        socket_mode = AdvocacySocketMode(app, settings.slack_app_token.get_secret_value())
+    server = HttpServer(make_wsgi(app, scheduler_running=lambda: scheduler.running,
+                                  socket_connected=socket_mode.connected if socket_mode else None), port=settings.port)
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if socket_mode is not None:
             server.start()  # /healthz and /readyz still answer in Socket Mode
             log.info("Socket Mode; health checks on port %s", server.port)
-            SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value()).start()
+            _open_socket_link(socket_mode, stopping)
+            while not stopping.wait(1.0):  # a timed wait: SIGTERM's handler runs between waits
+                pass
         else:
             log.info("HTTP mode: POST /slack/events on port %s", server.port)
             server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stopping.set()
+        if socket_mode is not None:
+            socket_mode.close()
         scheduler.shutdown(wait=False)
         server.stop()
         svc.close()
     return 0
+
+
+def _open_socket_link(socket_mode: AdvocacySocketMode, stopping: threading.Event) -> None:
+    """The first Socket Mode link. A rejected app token stops start-up with one line; Slack unreachable
+    keeps the process serving (not ready) while a thread tries again."""
+    from bot.socket_mode import AppTokenRejected
+
+    try:
+        opened = socket_mode.open_link()
+    except AppTokenRejected as exc:
+        raise CliError(f"Slack rejected SLACK_APP_TOKEN at apps.connections.open: {exc}") from None
+    if not opened:
+        threading.Thread(target=socket_mode.keep_opening, args=(stopping,), name="socket-mode-open",
+                         daemon=True).start()
 
 
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
@@ -161,6 +278,7 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     if settings.slack_bot_token is None:
         raise CliError("SLACK_BOT_TOKEN is required: the tick talks to Slack")
     app = create_app(settings)
+    wait_for_database(settings, app.services.db)
     _embedded_schema(app.services.db)
     now = parse_instant(args.now) if args.now else None
     report = tick(app.services, now)
@@ -387,6 +505,53 @@ def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     return import_file(settings, args.file, lambda session, lines: import_customers(
         session, lines, now=system_clock(), tiers=config.checkins.tiers, advocates=team))
 
+def cmd_forget_customer(settings: Settings, args: argparse.Namespace) -> int:
+    """``forget-customer NAME [--id ID] [--yes]``: erase a customer's name and every stored text about them;
+    the figures stay. Asks first, unless --yes (required when the input is not a terminal)."""
+    from bot.domain.privacy import ForgetError, find_customer_to_forget, forget_customer, scope_of
+    from storage.models import Customer
+
+    db = Database(settings.database_url)
+    _embedded_schema(db)
+    try:
+        # Look in one short transaction and ask outside any: nothing is locked while a person reads the question.
+        with db.transaction() as session:
+            customer = find_customer_to_forget(session, args.name, args.id)
+            scope, churned = scope_of(session, customer), customer.status == "churned"
+        print(f"to forget: {scope}")
+        if not args.yes and not _confirmed(f"Erase the name of customer #{scope.customer_id} and every text "
+                                           "stored about them? This cannot be undone. Type yes to go on: "):
+            print("nothing erased")
+            return 1
+        with db.transaction() as session:
+            forgotten = forget_customer(session, session.get_one(Customer, customer.id), now=system_clock())
+    except ForgetError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        db.dispose()
+    for line in forgotten.lines():
+        print(line)
+    print("Slack messages already posted (case channels, DMs, the digest) are not changed: Slack keeps them "
+          "for as long as the workspace's retention says.")
+    if not churned:
+        print(f"The customer's status is not churned: their check-ins go on under {forgotten.label!r}.")
+    # the audit line: who was forgotten by number, never by name
+    logging.getLogger("advocacy-bot").info("forget-customer: customer #%s forgotten, %s", forgotten.customer_id,
+                                           ", ".join(f"{what} {n}" for what, n in forgotten.erased.items()))
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    """A person typed yes at the terminal. Piped or scripted input never confirms: that needs --yes."""
+    if not sys.stdin.isatty():
+        raise CliError("forget-customer asks for confirmation, and its input is not a terminal: add --yes "
+                       "(nothing erased)")
+    try:
+        return input(question).strip().lower() == "yes"
+    except EOFError:
+        return False
+
+
 def iso_date(value: str) -> date:
     """``--since 2026-11-01``: a calendar date, read as the start of that day in UTC."""
     try:
@@ -396,11 +561,22 @@ def iso_date(value: str) -> date:
 
 
 def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.sandbox.demo import run_demo
+    """The browser sandbox (a page on 127.0.0.1, until Ctrl-C), or with ``--script`` a headless story."""
+    # JSON log lines are for a collector, not the terminal: keep them (on stderr, apart from the output).
+    quiet = settings.log_format != "json"
+    if args.script:
+        from bot.sandbox.demo import run_demo
 
-    # JSON log lines are for a collector, not the terminal: keep them (on stderr, apart from the transcript).
-    return run_demo(script=args.script, db_path=args.db, config_path=args.config,
-                    quiet_logs=settings.log_format != "json")
+        return run_demo(script=args.script, db_path=args.db, config_path=args.config, quiet_logs=quiet)
+    from pathlib import Path
+
+    from bot.sandbox.workspace import DEFAULT_DB, SandboxUnavailable, serve
+
+    try:
+        return serve(db_path=Path(args.db or DEFAULT_DB), config_path=Path(args.config) if args.config else None,
+                     port=args.port if args.port is not None else settings.port, quiet_logs=quiet)
+    except SandboxUnavailable as exc:
+        raise CliError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,10 +618,18 @@ def build_parser() -> argparse.ArgumentParser:
     customers_export = customers_sub.add_parser("export", help="print every customer (re-importable CSV, or JSON "
                                                                "with the status history)")
     customers_export.add_argument("--format", default="csv", choices=["csv", "json"])
-    sandbox = sub.add_parser("sandbox", help="try the bot against a local Slack stand-in, no credentials")
-    sandbox.add_argument("--script", default="demo", choices=["demo"], help="the story to play")
-    sandbox.add_argument("--db", metavar="PATH", help="SQLite file (default: a temporary one)")
+    forget = sub.add_parser("forget-customer", help="erase a customer's name and every text stored about them "
+                                                    "(the figures stay)")
+    forget.add_argument("name", metavar="NAME", help="the customer's exact name (any case)")
+    forget.add_argument("--id", type=int, help="the customer's id, when several customers' names match NAME")
+    forget.add_argument("--yes", action="store_true",
+                        help="do not ask (required when the input is not a terminal)")
+    sandbox = sub.add_parser("sandbox", help="try the bot in a local Slack workspace in your browser, no credentials")
+    sandbox.add_argument("--port", type=int, metavar="PORT", help="the page's port on 127.0.0.1 (default: PORT, 3000)")
+    sandbox.add_argument("--db", metavar="PATH", help="SQLite file; the workspace is kept beside it (default: "
+                                                      "./advocacy-sandbox.db; with --script, a temporary one)")
     sandbox.add_argument("--config", metavar="PATH", help="team config (default: the sample team)")
+    sandbox.add_argument("--script", choices=["demo"], help="play a story headless and print it, instead of the page")
     return parser
 
 
@@ -458,6 +642,7 @@ COMMANDS = {
     "digest": cmd_digest,
     "feedback": cmd_feedback,
     "customers": cmd_customers,
+    "forget-customer": cmd_forget_customer,
     "sandbox": cmd_sandbox,
 }
 
@@ -474,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](settings, args)
     except (SettingsError, ConfigError, CliError) as exc:
         _report(settings, f"advocacy-bot: {exc}")
-        return 2
+        return exc.exit_code if isinstance(exc, CliError) else 2
 
 
 if __name__ == "__main__":

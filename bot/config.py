@@ -141,6 +141,20 @@ class Review(_Strict):
     channel: ChannelId
 
 
+def _days(value: object) -> int:
+    # whole days only: "365d", "1y" or 365.5 are refused rather than guessed at (and True is an int in Python)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{value!r} is not a number of days; write a whole number greater than 0, e.g. 365")
+    return value
+
+
+class Retention(_Strict):
+    """How long the words people wrote are kept. Events, times and figures are kept for good."""
+
+    # stored message text (summaries, timeline texts, updates, notes, comments, …) older than this is removed
+    message_text_days: Annotated[int, PlainValidator(_days)] = 365
+
+
 class TeamConfig(_Strict):
     timezone: Zone = "UTC"
     advocates: list[UserOrGroupId] = Field(min_length=1)
@@ -162,6 +176,7 @@ class TeamConfig(_Strict):
     digest: Digest | None = None  # unset: no weekly digest is posted (the figures stay available)
     leaders: list[UserOrGroupId] = []  # with the advocates, may see /advocacy digest (it shows revenue)
     review: Review | None = None
+    retention: Retention = Retention()
 
     @field_validator("departments", "severities")
     @classmethod

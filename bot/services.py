@@ -17,6 +17,7 @@ from bot.config import TeamConfig
 from bot.directory import Directory
 from bot.observability import Metrics
 from bot.settings import Settings
+from bot.slack_auth import TokenState
 from jobs.drive import AfterAck, Kicker, RequestsInFlight
 from storage.db import Database
 
@@ -36,12 +37,14 @@ class Services:
     worker: str = field(default_factory=worker_name)
     metrics: Metrics = field(default_factory=Metrics)  # this app's own registry, served at GET /metrics
     directory: Directory = field(init=False)
+    token: TokenState = field(init=False)  # whether Slack still accepts the bot token (all replicas see it)
     kicker: Kicker = field(init=False)
     later: AfterAck = field(init=False)  # svc.later(fn, *args): run fn after the ack, off the request thread
     in_flight: RequestsInFlight = field(init=False)  # Slack requests being answered; background work yields
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.client)
+        self.token = TokenState(self.db, self.client.token)  # the token calls are made with
         self.kicker = Kicker(self._drive)
         self.later = AfterAck()
         self.in_flight = RequestsInFlight()

@@ -5,11 +5,14 @@ A bad or missing setting stops start-up with one line that names it, never its v
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.durations import parse_duration
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -26,9 +29,17 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_API_URL
     database_url: str = "sqlite:///advocacy.db"
+    # An unreachable database at start: ``run``, ``migrate`` and ``tick`` try again (after 1, 2, 4, 8, then
+    # every 15 s) for this many seconds in all, then exit 3; each attempt gives up after the connect timeout.
+    database_start_wait: float = Field(default=60, ge=0)
+    database_connect_timeout: float = Field(default=5, gt=0)
     advocacy_config: Path = Path("advocacy.yaml")
     port: int = Field(default=3000, ge=1, le=65535)
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for log collectors
+    # Tests and rehearsals only: ``run`` acts as if it were this much later (``3h``, ``-1d``), so that a test
+    # can bring real replicas' schedulers to work that is due without waiting for it. Off unless set, and
+    # logged as a warning at start. Slack's request signatures are still checked against the real time.
+    advocacy_clock_offset: timedelta = timedelta(0)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -53,6 +64,17 @@ class Settings(BaseSettings):
     @classmethod
     def _log_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("advocacy_clock_offset", mode="before")
+    @classmethod
+    def _clock_offset(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text in ("", "0"):
+            return timedelta(0)
+        sign, text = (-1, text[1:]) if text.startswith("-") else (1, text.removeprefix("+"))
+        return sign * parse_duration(text)  # ValueError names the accepted form: 30m, 2h, 1d, 1h30m
 
     @field_validator("slack_api_url")
     @classmethod
@@ -88,6 +110,11 @@ def normalize_database_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix) :]
     if not url.startswith(("sqlite:", "postgresql+")):
         raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    if authority.count("@") > 1:
+        # The URL parser would split at the first @ and show the rest of the password as the host name in
+        # every error message; say what is wrong without echoing any of it.
+        raise ValueError("the password (or user name) contains '@': percent-encode it in the URL (@ is %40)")
     return url
 
 

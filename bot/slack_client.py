@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
@@ -17,6 +18,19 @@ TRANSIENT_ERRORS = frozenset(
 )
 # Answers that mean "already so": treat as success (DESIGN: Slack details 5).
 ALREADY_DONE = frozenset({"already_in_channel", "already_pinned", "already_reacted", "already_archived"})
+# Answers that mean the token itself is no good (revoked, app uninstalled, bot deactivated): see bot/slack_auth.py.
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+# The last token error a call in this thread met, even when the caller caught it (see auth_rejection).
+_rejected = threading.local()
+
+
+def auth_rejection() -> tuple[int, str | None]:
+    """(how many calls in this thread Slack answered with a token error, the last such error).
+
+    An outbox effect may catch a Slack error and go on; compared before and after it runs, this tells
+    the outbox that the token was rejected all the same.
+    """
+    return getattr(_rejected, "count", 0), getattr(_rejected, "error", None)
 
 
 class SlackClient(WebClient):
@@ -41,6 +55,8 @@ class SlackClient(WebClient):
                                         json=json, headers=headers, auth=auth)
         except SlackApiError as exc:
             self._count(api_method, call_outcome(exc))
+            if slack_error(exc) in AUTH_ERRORS:
+                _rejected.count, _rejected.error = auth_rejection()[0] + 1, slack_error(exc)
             raise
         except Exception:  # timeouts and connection errors: Slack may or may not have acted
             self._count(api_method, "error")

@@ -32,6 +32,7 @@ from waitress.server import create_server
 from bot.app import AdvocacyApp
 from bot.logs import FIELDS
 from bot.observability import Metrics, SlackRequest, classify, outcome_of
+from storage.db import bounded
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +106,40 @@ def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any])
     return [data]
 
 
-def readiness(app: AdvocacyApp, scheduler_running: Callable[[], bool] | None) -> dict[str, bool]:
-    """Ready = database reachable, scheduler running, Slack auth checked once at start (cached).
+# A probe answers within its own timeout (typically 1 s): a locked or unreachable database is "not ready" then.
+READY_DB_SECONDS = 0.8
+
+
+def readiness(app: AdvocacyApp, scheduler_running: Callable[[], bool] | None,
+              socket_connected: Callable[[], bool] | None = None,
+              reasons: list[str] | None = None) -> dict[str, bool]:
+    """Ready = database reachable, scheduler running, Slack auth checked once at start (cached), the bot
+    token not known to be revoked (a row in the database), and in Socket Mode a link to Slack open (the
+    client's own state: no network call). What is wrong, in words, is added to ``reasons``.
 
     Never calls Slack per probe: a Slack incident must not take every replica out of service.
     """
+    reasons = reasons if reasons is not None else []
     checks = {"slack_auth": app.services.directory.identity_checked}
+    if not checks["slack_auth"]:
+        reasons.append("Slack has not answered auth.test since start (retried in the background)")
     try:
-        checks["database"] = app.services.db.ping()
+        with bounded(READY_DB_SECONDS):
+            checks["database"] = app.services.db.ping()
+            revoked = app.services.token.revoked()
     except Exception:  # any driver error means "not ready"; the probe must answer, not raise
         checks["database"] = False
+        reasons.append("the database does not answer")
+    else:
+        checks["slack_token"] = revoked is None
+        if revoked is not None:
+            reasons.append(revoked.describe())
     if scheduler_running is not None:
         checks["scheduler"] = scheduler_running()
+    if socket_connected is not None:
+        checks["socket_mode"] = socket_connected()
+        if not checks["socket_mode"]:
+            reasons.append("no Socket Mode link to Slack is open (the client keeps reconnecting)")
     return checks
 
 
@@ -197,31 +220,41 @@ class ObservedSlackHandler(SlackRequestHandler):
         return BoltResponse(status=400, body={"ok": False, "error": "malformed_body"})
 
     def _observe(self, request: BoltRequest | None, status: int, started: float, note: str = "") -> None:
-        """The count, the ack-latency sample and the log line; ``request`` is None for a body Bolt never got."""
-        seconds = time.perf_counter() - started
-        outcome = outcome_of(status)
-        seen = classify(request.body, request.context) if request is not None else SlackRequest(kind="unknown")
-        if outcome == "rejected":
-            # Unsigned bodies are anyone's: neither their names (label cardinality) nor their ids are trusted.
-            seen = SlackRequest(kind=seen.kind)
-        self.metrics.request(seen, outcome, seconds)
-        ack_ms = round(seconds * 1000, 1)
-        described = " ".join(part for part in (seen.kind, seen.name) if part)
-        ids = " ".join(f"{key} {value}" for key, value in seen.log_fields().items() if key not in ("kind", "name"))
-        details = "; ".join(part for part in (ids, note) if part)
-        log.log(logging.WARNING if outcome == "error" else logging.INFO,
-                "slack %s: %s (%s) in %.0f ms%s", described, outcome, status, ack_ms, f"; {details}" if details else "",
-                extra={FIELDS: {**seen.log_fields(), "outcome": outcome, "status": status, "ack_ms": ack_ms,
-                                **({"note": note} if note else {})}})
+        observe_request(self.metrics, request, status, started, note)
+
+
+def observe_request(metrics: Metrics, request: BoltRequest | None, status: int, started: float,
+                    note: str = "") -> None:
+    """The count, the ack-latency sample and the log line of one Slack request, over HTTP or Socket Mode;
+    ``request`` is None for a body Bolt never got."""
+    seconds = time.perf_counter() - started
+    outcome = outcome_of(status)
+    seen = classify(request.body, request.context) if request is not None else SlackRequest(kind="unknown")
+    if outcome == "rejected":
+        # Unsigned bodies are anyone's: neither their names (label cardinality) nor their ids are trusted.
+        seen = SlackRequest(kind=seen.kind)
+    metrics.request(seen, outcome, seconds)
+    ack_ms = round(seconds * 1000, 1)
+    described = " ".join(part for part in (seen.kind, seen.name) if part)
+    ids = " ".join(f"{key} {value}" for key, value in seen.log_fields().items() if key not in ("kind", "name"))
+    details = "; ".join(part for part in (ids, note) if part)
+    log.log(logging.WARNING if outcome == "error" else logging.INFO,
+            "slack %s: %s (%s) in %.0f ms%s", described, outcome, status, ack_ms, f"; {details}" if details else "",
+            extra={FIELDS: {**seen.log_fields(), "outcome": outcome, "status": status, "ack_ms": ack_ms,
+                            **({"note": note} if note else {})}})
 
 
 def metrics_response(app: AdvocacyApp, start_response: Callable[..., Any]) -> list[bytes]:
-    body, content_type = app.services.metrics.exposition()
+    # A scrape reads three gauges from the database: a locked or unreachable one must not hold it past the
+    # scraper's timeout (the gauges are then left out, and advocacy_state_scrape_ok says 0).
+    with bounded(READY_DB_SECONDS):
+        body, content_type = app.services.metrics.exposition()
     start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]
 
 
-def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None = None) -> WSGIApp:
+def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None = None,
+              socket_connected: Callable[[], bool] | None = None) -> WSGIApp:
     slack = ObservedSlackHandler(app)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -233,9 +266,11 @@ def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None 
         if path == "/healthz":
             return _json(start_response, "200 OK", {"ok": True})
         if path == "/readyz":
-            checks = readiness(app, scheduler_running)
+            reasons: list[str] = []
+            checks = readiness(app, scheduler_running, socket_connected, reasons)
             ok = all(checks.values())
-            return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, **checks})
+            return _json(start_response, "200 OK" if ok else "503 Service Unavailable",
+                         {"ok": ok, **checks, **({"reasons": reasons} if reasons else {})})
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return wsgi

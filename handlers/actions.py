@@ -3,10 +3,12 @@ and Log / Snooze / Skip on check-ins (in the DM and on the App Home)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import checkin_flow, escalation_flow, resolution_flow, update_flow
 from bot.blocks import checkin as checkin_blocks
@@ -17,6 +19,9 @@ from bot.blocks.reminders import LOG_UPDATE, SNOOZE_HOUR, SNOOZE_TOMORROW, log_u
 from bot.flow import FlowError
 from bot.services import Services
 from handlers.home import publish_home, tell_by_dm
+from handlers.middleware import TRY_AGAIN
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, svc: Services) -> None:
@@ -32,6 +37,10 @@ def register(app: App, svc: Services) -> None:
             case = escalation_flow.choose(svc, draft_id, body["user"]["id"], add_to_case_id=case_id)
         except escalation_flow.DraftError as exc:
             reply(body, respond, client, f":warning: {exc}")
+            return
+        except (SQLAlchemyError, TimeoutError):  # after the ack: the error handler cannot answer for us
+            log.warning("could not record an escalation choice (database unavailable)")
+            reply(body, respond, client, TRY_AGAIN)
             return
         svc.kick()
         if case_id is None:

@@ -1,4 +1,5 @@
-"""Events API: people's messages in case channels, reactions and pins; anything else is acknowledged.
+"""Events API: people's messages in case channels, reactions and pins, the app losing its token
+(``tokens_revoked``, ``app_uninstalled``); anything else is acknowledged.
 
 A 404 makes Slack retry the event and, if it keeps happening, disable the subscription.
 """
@@ -64,6 +65,16 @@ def register(app: App, svc: Services) -> None:
         if outcome:
             log.info("reminder in %s answered by a reaction: %s", item["channel"], outcome)
             svc.kick()
+
+    @app.event("tokens_revoked")
+    def tokens_revoked(event: dict[str, Any]) -> None:
+        """Only the bot token matters: the app holds no user tokens (``tokens.oauth``)."""
+        if (event.get("tokens") or {}).get("bot"):
+            svc.token.mark("tokens_revoked", svc.clock())
+
+    @app.event("app_uninstalled")
+    def app_uninstalled() -> None:
+        svc.token.mark("app_uninstalled", svc.clock())
 
     # Registered last: Bolt runs the first listener that matches, so specific handlers win.
     @app.event(re.compile(".*"))

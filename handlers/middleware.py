@@ -1,5 +1,7 @@
 """Global middleware: requests are counted while answered; a retried Slack event has one effect;
-listeners call Slack through the app's own client; NUL characters never reach a listener."""
+listeners call Slack through the app's own client; NUL characters never reach a listener; a request
+waits for the database only as long as Slack's 3 s allow, and when the database fails the person is
+told to try again (events are answered 500 instead, so that Slack redelivers them)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,34 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.services import Services
 from bot.text import drop_nul
+from storage.db import bounded
 from storage.queries import claim_delivery, release_delivery
 
 log = logging.getLogger(__name__)
 # How a NUL can appear in a raw body: JSON's \u0000 (also inside a form's payload=, as %5Cu0000), a form's
 # %00, or the byte itself. Bodies without any of these (nearly all) are not walked.
 _MAY_HOLD_NUL = re.compile(r"\\u0000|%00|%5cu0000|\x00", re.IGNORECASE)
+# All of a request's waits for the database together (SQLite's lock, a PostgreSQL connection): Slack
+# gives up on an answer after 3 s, and the answer "try again" must leave in time.
+REQUEST_DB_SECONDS = 1.5
+RELEASE_DB_SECONDS = 0.5
+TRY_AGAIN = (":x: I could not do that just now (database unavailable). Nothing was changed; "
+             "please try again in a minute.")
+
+
+def database_failed(error: BaseException) -> bool:
+    """The database failed or did not answer in time (DatabaseBusy is a TimeoutError)."""
+    return isinstance(error, SQLAlchemyError | TimeoutError)
+
+
+def tell_to_try_again(response_url: str) -> None:
+    """An ephemeral "try again" through the interaction's response_url (after the ack: it is an HTTP call)."""
+    WebhookClient(response_url, timeout=10).send(text=TRY_AGAIN, response_type="ephemeral", replace_original=False)
 
 
 def register(app: App, svc: Services) -> None:
@@ -45,15 +66,49 @@ def register(app: App, svc: Services) -> None:
                     return BoltResponse(status=200, body="")
             return next()
 
+    # Bolt runs the listener after the middleware chain has returned (its next() only marks the chain as
+    # passed), so the database bound wraps dispatch itself: middleware, listener, ack and error handler.
+    # Socket Mode dispatches through the same method.
+    dispatch = app.dispatch
+
+    def bounded_dispatch(req: BoltRequest) -> BoltResponse:
+        with bounded(REQUEST_DB_SECONDS):
+            return dispatch(req)
+
+    app.dispatch = bounded_dispatch  # type: ignore[method-assign]
+
     @app.error
-    def release_failed_event(error: Exception, body: dict[str, Any]) -> None:
-        """A listener failed (database down…): Bolt answers 500 and Slack retries; let that retry in,
-        or the event would be lost to its own dedupe key."""
-        log.error("listener failed: %s: %s", type(error).__name__, error)
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            try:
-                with svc.db.transaction() as session:
-                    release_delivery(session, f"event:{event_id}")
-            except Exception:  # the database is what failed: the claim may not even exist
-                log.exception("could not release event %s for Slack's retry", event_id)
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        """A listener or this middleware failed (database down…); Bolt's answer is 500.
+
+        An event keeps the 500: Slack redelivers it (after about 1 and 5 minutes), and since the failed
+        transaction wrote nothing, the redelivery does the work once — provided its dedupe claim is
+        released. Slash commands and interactions are never redelivered, and a 500 shows the person a
+        bare error: when the database failed they are answered 200 and told to try again (a modal
+        keeps its 500: Slack then says so in the modal, which stays open with what was typed).
+        """
+        kind = body.get("type")
+        if database_failed(error):
+            # One line, no traceback: during an outage every request fails the same way.
+            log.warning("database unavailable for a Slack request (%s): %s", kind or "command",
+                        type(error).__name__)
+        else:
+            log.error("listener failed: %s: %s", type(error).__name__, error)
+        if kind == "event_callback":
+            event_id = body.get("event_id")
+            if event_id:
+                try:
+                    with bounded(RELEASE_DB_SECONDS), svc.db.transaction() as session:
+                        release_delivery(session, f"event:{event_id}")
+                except (SQLAlchemyError, TimeoutError):  # the database is what failed: nothing was claimed
+                    log.warning("could not release event %s for Slack's retry (database unavailable)", event_id)
+            return None
+        if not database_failed(error):
+            return None
+        if body.get("command"):  # a slash command: the answer is the ack itself
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": TRY_AGAIN})
+        if kind in ("block_actions", "message_action", "shortcut"):
+            if body.get("response_url"):
+                svc.later(tell_to_try_again, str(body["response_url"]))
+            return BoltResponse(status=200, body="")
+        return None

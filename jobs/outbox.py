@@ -5,6 +5,8 @@ after-ack drive, the tick on every replica) claim due rows atomically — ``UPDA
 SQLite, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL — call Slack outside any transaction, and then apply
 the result and mark the row done in one transaction. A crash leaves the lease to expire; a 429, a 5xx
 or a timeout reschedules the row; an error that will not go away marks it failed and tells a person.
+A token Slack no longer accepts (``bot/slack_auth.py``) is none of these: the row stays pending, unspent,
+and no row runs until the token works again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.services import Services
-from bot.slack_client import is_transient, retry_after, slack_error
+from bot.slack_client import AUTH_ERRORS, auth_rejection, is_transient, retry_after, slack_error
 from storage.models import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -191,14 +193,44 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
 
 
+def _hold(ctx: Services, item: Item, error: str, *, worker: str) -> str:
+    """Slack rejected the token: record it for every replica, and put the row back as it was (pending, due,
+    the attempt not counted) to run once the token works again — neither retried now nor dead-lettered."""
+    ctx.token.mark(error, item.now)
+    with ctx.db.transaction() as session:
+        _settle(session, item.id, worker, due_at=item.now, attempts=OutboxItem.attempts - 1, last_error=error)
+    return "held"
+
+
+def _release(ctx: Services, items: list[Item], *, worker: str) -> None:
+    """Give back rows claimed but not run (the run stopped): claimable again at once, the attempt not counted."""
+    if not items:
+        return
+    with ctx.db.transaction() as session:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_([i.id for i in items]), OutboxItem.lease_owner == worker,
+                   OutboxItem.status == "pending")
+            .values(lease_owner=None, lease_until=None, attempts=OutboxItem.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def run_item(ctx: Services, item: Item, *, worker: str) -> str:
-    """Perform one claimed row. Returns its new status: done, pending (retry), deferred, failed or cancelled."""
+    """Perform one claimed row. Returns its new status: done, pending (retry), deferred, failed, cancelled, or
+    held (Slack rejected the token: nothing more runs until it works again)."""
     db, now = ctx.db, item.now
     handler = _HANDLERS.get(item.kind)
+    rejected_before, _ = auth_rejection()
     try:
         if handler is None:
             raise PermanentFailure("unknown_effect", f"no handler for {item.kind}")
         outcome = handler(ctx, item)
+    except (SlackApiError, PermanentFailure) as exc:
+        error = slack_error(exc) if isinstance(exc, SlackApiError) else exc.error
+        if error in AUTH_ERRORS:
+            return _hold(ctx, item, error, worker=worker)
+        return _failed(ctx, item, exc, worker=worker)
     except Skip as skip:
         with db.transaction() as session:
             _settle(session, item.id, worker, status="cancelled", last_error=str(skip), done_at=now)
@@ -208,8 +240,13 @@ def run_item(ctx: Services, item: Item, *, worker: str) -> str:
             _settle(session, item.id, worker, due_at=max(defer.until, now), attempts=OutboxItem.attempts - 1,
                     last_error=f"deferred: {defer.reason}")
         return "deferred"
-    except (SlackApiError, SlackClientError, OSError, PermanentFailure) as exc:
+    except (SlackClientError, OSError) as exc:
         return _failed(ctx, item, exc, worker=worker)
+    rejected, error = auth_rejection()
+    if rejected != rejected_before:
+        # The effect caught a token error and went on (e.g. a lookup it can do without): what it did
+        # without Slack cannot be trusted to be complete. Run it again once the token works.
+        return _hold(ctx, item, error or "invalid_auth", worker=worker)
     try:
         with db.transaction() as session:
             # apply first: it may add to the result; settling last checks we still hold the lease,
@@ -247,16 +284,26 @@ def _failed(ctx: Services, item: Item, exc: BaseException, *, worker: str) -> st
 
 
 def send_due(ctx: Services, *, now: datetime, worker: str, limit: int = 500) -> RunReport:
-    """Run due rows until none is left or ``limit`` rows ran. The tick and the after-ack drive call this."""
+    """Run due rows until none is left or ``limit`` rows ran. The tick and the after-ack drive call this.
+
+    Nothing runs while Slack rejects the bot token (see ``bot/slack_auth.py``); a row that finds it
+    rejected stops the run, and the rows claimed with it are given back.
+    """
     report = RunReport()
+    if ctx.token.paused() is not None:
+        return report
     while report.total < limit:
         with ctx.db.transaction() as session:
             items = claim(session, now=now, worker=worker, limit=min(10, limit - report.total))
         if not items:
             break
-        for item in items:
+        for n, item in enumerate(items):
             ctx.in_flight.wait_quiet()  # acks first: a person is waiting on those, nobody on this row
             status = run_item(ctx, item, worker=worker)
+            if status == "held":
+                report.retried += 1
+                _release(ctx, items[n + 1:], worker=worker)
+                return report
             if status == "done":
                 report.done += 1
             elif status == "pending":

@@ -1,6 +1,8 @@
 """The tick: run all due work once. APScheduler calls it every 30 s; so do ``advocacy-bot tick`` and tests.
 
 Scheduled jobs are plain functions of (services, now); later features add theirs to ``JOBS``.
+While Slack rejects the bot token (``bot/slack_auth.py``) only the jobs that need no Slack run; when the
+database does not answer, the tick is skipped with one line instead of every job failing on its own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.logs import FIELDS
 from bot.services import Services
 from jobs.case_room import nudge_departments
@@ -19,6 +23,7 @@ from jobs.digest import queue_digest
 from jobs.outbox import RunReport, send_due
 from jobs.prevention import remind_prevention
 from jobs.reminders import fire_reminders
+from jobs.retention import purge_expired_texts
 from jobs.review import queue_review
 from storage.queries import forget_deliveries
 
@@ -44,7 +49,11 @@ JOBS: list[tuple[str, Job]] = [
     ("checkin_prompts", prompt_checkins),
     ("review", queue_review),
     ("digest", queue_digest),
+    ("retention", purge_expired_texts),  # once a UTC day, after the jobs that queue work for Slack
 ]
+# Jobs that neither call Slack nor queue work for it: they run while the bot token is rejected. The others
+# wait, so that a reinstall brings one reminder per overdue case (their catch-up rule), not a backlog.
+OFFLINE_JOBS = frozenset({"housekeeping", "retention"})
 
 
 @dataclass
@@ -76,7 +85,15 @@ def tick(svc: Services, now: datetime | None = None) -> TickReport:
     try:
         now = now or svc.clock()
         report = TickReport(now=now)
+        try:
+            paused = svc.token.paused() is not None  # says so once per process, not at every tick
+        except (SQLAlchemyError, TimeoutError) as exc:
+            log.warning("tick skipped: the database is unavailable (%s); the next tick tries again", type(exc).__name__)
+            report.errors["database"] = f"{type(exc).__name__}: database unavailable"
+            return report
         for name, job in JOBS:
+            if paused and name not in OFFLINE_JOBS:
+                continue
             job_started = time.perf_counter()
             try:
                 report.jobs[name] = job(svc, now)

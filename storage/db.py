@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from storage.group_commit import GroupCommit
+from storage.patience import DatabaseBusy, bounded, still_time, time_left
+
+__all__ = ["Database", "DatabaseBusy", "bounded", "make_engine", "time_left"]
+
+# PostgreSQL: a server that does not answer fails a connection attempt after this many seconds, not after
+# the operating system's TCP timeout (minutes). libpq's smallest timeout is 2 s.
+CONNECT_TIMEOUT_SECONDS = 5
+PG_MIN_CONNECT_TIMEOUT = 2
+# SQLite: how long a writer waits for another process's write lock (a CLI tick, an import) before failing.
+SQLITE_BUSY_MS = 30_000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -25,12 +36,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _sqlite_pragmas(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    # pool_pre_ping: a connection the server dropped (a restart, a failover) is replaced at check-out, so
+    # the first request after an outage works instead of failing on a dead socket.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    _pg_connect_timeout(engine)
+    return engine
+
+
+def _pg_connect_timeout(engine: Engine) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        # Runs in the thread that needs the connection: a bounded one (a request) waits only its time left.
+        left = still_time()
+        params["connect_timeout"] = (CONNECT_TIMEOUT_SECONDS if left is None
+                                     else max(PG_MIN_CONNECT_TIMEOUT, math.ceil(left)))
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
+    def _connect(dbapi_connection: Any, record: Any) -> None:
         # Take over transaction control from pysqlite so BEGIN IMMEDIATE is ours to send.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -38,11 +62,20 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.close()
+        record.info["busy_ms"] = SQLITE_BUSY_MS
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
+        # A bounded thread (a request) waits for another process's lock only for its time left; the
+        # setting belongs to the connection, so it is put back for the next unbounded user. In steps of
+        # 100 ms: consecutive requests on one connection then mostly need no PRAGMA.
+        left = still_time()
+        busy_ms = SQLITE_BUSY_MS if left is None else max(1, int(left * 10) * 100)
+        if connection.info.get("busy_ms") != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+            connection.info["busy_ms"] = busy_ms
         # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
         # fail with SQLITE_BUSY at once instead of waiting, when two threads race.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -68,14 +101,22 @@ class WriterLock:
 
     @contextmanager
     def hold(self, *, urgent: bool) -> Iterator[None]:
+        """Wait for the turn to write; a bounded thread (see :func:`bounded`) gives up with DatabaseBusy."""
         turn = self._urgent_turn if urgent else self._background_turn
         with turn:
             self._urgent_waiting += urgent
             try:
                 while self._held or (not urgent and self._urgent_waiting):
-                    turn.wait()
+                    left = time_left()
+                    if left is not None and left <= 0:
+                        break
+                    turn.wait(left)
             finally:
                 self._urgent_waiting -= urgent
+            if self._held or (not urgent and self._urgent_waiting):  # gave up: our time ran out
+                if not self._held:  # free, left to urgent waiters a release may not have woken
+                    self._urgent_turn.notify()
+                raise DatabaseBusy("another writer held the database too long")
             self._held = True
         try:
             yield

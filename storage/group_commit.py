@@ -21,10 +21,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from storage.patience import DatabaseBusy, time_left
+
 if TYPE_CHECKING:
     from storage.db import Database
 
 WAIT_SECONDS = 10.0
+
+
+def _wait_seconds() -> float:
+    """How long a queued row waits for its batch: WAIT_SECONDS, or less in a bounded thread (a request)."""
+    left = time_left()
+    return WAIT_SECONDS if left is None else max(0.0, min(WAIT_SECONDS, left))
 
 
 @dataclass(eq=False)
@@ -53,9 +61,11 @@ class GroupCommit:
             self._leading = True
         if not pending.lead:
             # Woken once: our row was written, or we were promoted to write the next batch.
-            while not pending.done.wait(WAIT_SECONDS):
+            wait = _wait_seconds()
+            while not pending.done.wait(wait):
                 if self._withdraw(pending):
-                    raise TimeoutError("the database did not commit in time")
+                    raise DatabaseBusy("the database did not commit in time")
+                wait = WAIT_SECONDS  # a leader is writing our row: its outcome (bounded by its time) is ours
         if pending.lead:  # our row is in the queue, written by the batch we lead
             self._lead()
         if pending.error is not None:

@@ -33,7 +33,8 @@ class Base(DeclarativeBase):
 
 
 class Counter(Base):
-    """Gapless human numbers (case #12): ``UPDATE … SET value = value + 1 RETURNING value``."""
+    """Gapless human numbers (case #12): ``UPDATE … SET value = value + 1 RETURNING value``; and the day a
+    daily job last ran (``retention``: a date ordinal, moved forward in the statement that checks it)."""
 
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -275,6 +276,17 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RevokedToken(Base):
+    """A bot token Slack no longer accepts (tokens_revoked, app_uninstalled, invalid_auth…): while the row for
+    a process's token exists, its jobs and outbox leave Slack alone. Keyed by a fingerprint of the token,
+    never the token itself (see ``bot/slack_auth.py``)."""
+
+    __tablename__ = "revoked_tokens"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(80))  # the event or Slack's error that said so
+    revoked_at: Mapped[datetime]
 
 
 class EscalationDraft(Base):

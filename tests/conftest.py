@@ -1,5 +1,6 @@
 """Shared fixtures: a database (SQLite, or PostgreSQL with TEST_DATABASE_URL), the Slack stand-in,
-and the bot served over HTTP exactly as in production, driven by signed requests."""
+and the bot served over HTTP exactly as in production, driven by signed requests - or, for tests marked
+``over_both_transports``, also over Socket Mode (the stand-in's WebSocket link, slack_sdk's client)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.sandbox.driver import SlackDriver
 from bot.sandbox.standin import SlackStandIn
 from bot.services import Services
 from bot.settings import Settings
+from bot.socket_mode import AdvocacySocketMode
 from bot.web import HttpServer, make_wsgi
 from storage.db import Database
 from storage.migrate import upgrade
@@ -163,6 +165,7 @@ class Bot:
     driver: SlackDriver
     standin: SlackStandIn
     clock: FixedClock
+    socket_mode: AdvocacySocketMode | None = None  # the bot's Socket Mode link, with the "socket" transport
 
     @property
     def svc(self) -> Services:
@@ -174,16 +177,33 @@ class Bot:
 
 
 @pytest.fixture
+def transport(request: pytest.FixtureRequest) -> str:
+    """How Slack reaches the bot: "http" (signed requests to /slack/events) unless a test is parametrized."""
+    return str(getattr(request, "param", "http"))
+
+
+# The same test over HTTP and over Socket Mode: the driver's calls and the assertions do not change.
+over_both_transports = pytest.mark.parametrize("transport", ["http", "socket"], indirect=True)
+
+
+@pytest.fixture
 def bot(
-    settings: Settings, config: TeamConfig, db: Database, standin: SlackStandIn, clock: FixedClock
+    settings: Settings, config: TeamConfig, db: Database, standin: SlackStandIn, clock: FixedClock, transport: str
 ) -> Iterator[Bot]:
     from bot.slack_client import make_client
 
     client = make_client(BOT_TOKEN, standin.api_url, timeout=2)
     app = create_app(settings, client, config=config, db=db, clock=clock)
-    server = HttpServer(make_wsgi(app), host="127.0.0.1", port=0).start()
-    driver = SlackDriver(f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, standin=standin)
-    yield Bot(app=app, server=server, driver=driver, standin=standin, clock=clock)
+    socket_mode = AdvocacySocketMode(app, standin.app_token) if transport == "socket" else None
+    server = HttpServer(make_wsgi(app, socket_connected=socket_mode.connected if socket_mode else None),
+                        host="127.0.0.1", port=0).start()
+    if socket_mode is not None:
+        assert socket_mode.open_link() and standin.socket_mode.wait_for_link(), "no Socket Mode link"
+    driver = SlackDriver(f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, standin=standin,
+                         transport="socket" if socket_mode else "http")
+    yield Bot(app=app, server=server, driver=driver, standin=standin, clock=clock, socket_mode=socket_mode)
+    if socket_mode is not None:
+        socket_mode.close()
     server.stop()
     # Background work must not outlive the test: on PostgreSQL the next test shares the database.
     app.services.close()

@@ -86,6 +86,10 @@ def test_missing_or_malformed_settings_stop_start_up_with_one_clear_line(tmp_pat
     assert bad_port.returncode == 2 and bad_port.stderr.startswith("advocacy-bot: PORT:")
     bad_db = cli("migrate", env=bot_env(DATABASE_URL="mysql://x"), cwd=tmp_path)
     assert bad_db.returncode == 2 and "DATABASE_URL: must be a sqlite:/// or postgresql:// URL" in bad_db.stderr
+    at_sign = cli("migrate", env=bot_env(DATABASE_URL="postgresql://advocacy:pa@ss-word@db:5432/advocacy"),
+                  cwd=tmp_path)
+    assert at_sign.returncode == 2 and "DATABASE_URL: the password (or user name) contains '@'" in at_sign.stderr
+    assert "ss-word" not in at_sign.stderr + at_sign.stdout
 
 
 def test_a_token_slack_rejects_stops_start_up_with_one_line(tmp_path: Path, team: dict,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 from storage.db import Database
-from tests.conftest import Bot, wait_until
+from tests.conftest import Bot, over_both_transports, wait_until
 from tests.helpers import all_cases, setup_settled
+
+pytestmark = over_both_transports  # every test here runs over HTTP and over Socket Mode
 
 
 def opened_view(bot: Bot) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from storage.db import Database
-from tests.conftest import Bot, wait_until
+from tests.conftest import Bot, over_both_transports, wait_until
 from tests.helpers import all_cases, mrkdwn_texts, outbox, setup_settled, timeline
+
+pytestmark = over_both_transports  # every test here runs over HTTP and over Socket Mode
 
 
 def escalate(bot: Bot, text: str, user: str = "U30REQ"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from slack_sdk import WebClient
 
 from tests.conftest import Bot
 
@@ -61,7 +62,8 @@ def source() -> str:
 
 
 def test_scopes_are_exactly_those_the_code_uses() -> None:
-    called = set(re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", source()))
+    # Web API methods only: a Socket Mode client's own calls (is_connected, ...) need no scope.
+    called = {name for name in re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", source()) if hasattr(WebClient, name)}
     unknown = called - set(METHOD_SCOPES)
     assert not unknown, f"add these Web API methods to METHOD_SCOPES: {unknown}"
     events = set(re.findall(r'\bapp\.event\("([^"]+)"\)', source()))

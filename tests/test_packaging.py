@@ -69,8 +69,10 @@ def test_the_wheel_installed_elsewhere_migrates_and_serves_health(tmp_path: Path
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
             raise AssertionError("/readyz answered 200 without Slack auth")
         except urllib.error.HTTPError as exc:
-            assert exc.code == 503 and json.loads(exc.read()) == {
+            body = json.loads(exc.read())
+            assert exc.code == 503 and {k: body[k] for k in ("ok", "slack_auth", "database", "scheduler")} == {
                 "ok": False, "slack_auth": False, "database": True, "scheduler": True}
+            assert any("auth.test" in reason for reason in body["reasons"])
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.domain.cadence import schedule
 from jobs.tick import tick
 from storage.models import Case, Customer, CustomerUpdate, Reminder
-from tests.conftest import Bot, wait_until
+from tests.conftest import Bot, over_both_transports, wait_until
 from tests.helpers import all_cases, outbox, setup_settled, timeline
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
@@ -58,6 +58,7 @@ def updates(bot: Bot, case: Case) -> list[CustomerUpdate]:
                                     .order_by(CustomerUpdate.id)))
 
 
+@over_both_transports
 def test_heads_up_overdue_and_the_ladder_fire_once_each(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)  # p1: every 2h; escalate after one more cadence; leadership after 1d
@@ -104,6 +105,7 @@ def reminder_ts(bot: Bot, case: Case, step: str = "overdue") -> str:
     return next(m.ts for m in posts(bot, case.channel_id) if m.metadata["event_payload"]["key"].endswith(step))
 
 
+@over_both_transports
 def test_a_check_reaction_from_the_owner_is_a_customer_update(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)
@@ -154,6 +156,7 @@ def test_zzz_snoozes_the_reminder_not_the_due_time(at_t0: Bot) -> None:
     assert [e.kind for e in timeline(bot.db, case.id)].count("reminder_snoozed") == 1
 
 
+@over_both_transports
 def test_buttons_snooze_for_the_owner_and_log_an_update_through_the_modal(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)
@@ -182,6 +185,7 @@ def test_buttons_snooze_for_the_owner_and_log_an_update_through_the_modal(at_t0:
     assert "Refund approved" in note[0].text and "<@U02ADV>" in note[0].text
 
 
+@over_both_transports
 def test_case_update_and_cadence_commands(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)
@@ -209,6 +213,23 @@ def test_case_update_and_cadence_commands(at_t0: Bot) -> None:
                                                            channel_id=case.channel_id).text
     run_tick(bot, hours=1)
     wait_until(lambda: bot.standin.calls_to("chat.update"), message="the summary to be refreshed")
+
+
+def test_an_update_within_the_second_the_case_opened_starts_a_new_period(at_t0: Bot) -> None:
+    """The due time moves by a fraction of a second: its reminders are new ones, not a clash with the old."""
+    bot = at_t0
+    case = open_case(bot)
+    bot.clock.now = T0 + timedelta(milliseconds=400)
+    answer = bot.driver.command("U01ADV", "/case", "update told them we are on it", channel_id=case.channel_id)
+    assert "Customer update recorded" in answer.text, answer.text
+    due = T0 + timedelta(hours=2, milliseconds=400)
+    assert reload(bot, case).next_update_due == due
+    with bot.db.transaction() as session:
+        live = session.scalars(select(Reminder).where(Reminder.case_id == case.id,
+                                                      Reminder.status == "scheduled")).all()
+        assert {r.due_at for r in live} == {due} and len({r.key for r in live}) == len(live) >= 3
+    run_tick(bot, hours=2, minutes=30)
+    assert steps(bot, case.channel_id) == ["overdue"]
 
 
 def test_business_hours_count_in_the_customers_timezone(bot: Bot, team: dict[str, Any]) -> None:

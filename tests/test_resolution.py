@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from jobs.tick import tick
 from storage.models import Case, CustomerUpdate, PreventionAction
-from tests.conftest import Bot, wait_until
+from tests.conftest import Bot, over_both_transports, wait_until
 from tests.helpers import all_cases, outbox, setup_settled, timeline
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Stockholm (the team's zone)
@@ -158,6 +158,7 @@ def test_only_the_owner_or_an_advocate_may_resolve_close_or_reopen(at_t0: Bot) -
     assert "already resolved" in again.text
 
 
+@over_both_transports
 def test_resolving_records_everything_and_stops_update_reminders(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)  # p1: an update every 2h
@@ -197,6 +198,7 @@ def test_resolving_records_everything_and_stops_update_reminders(at_t0: Bot) -> 
     assert reminder_posts(bot, case) == []
 
 
+@over_both_transports
 def test_a_resolve_modal_submitted_twice_resolves_once(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)
@@ -212,6 +214,7 @@ def test_a_resolve_modal_submitted_twice_resolves_once(at_t0: Bot) -> None:
 # ---------------------------------------------------------------- prevention actions
 
 
+@over_both_transports
 def test_the_due_morning_dms_the_owner_once_and_mark_done_updates_it(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)
@@ -363,6 +366,7 @@ def test_close_archives_the_channel_after_the_notice(archiving: None, at_t0: Bot
 # ---------------------------------------------------------------- reopen
 
 
+@over_both_transports
 def test_reopen_from_another_channel_restarts_the_cadence(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)

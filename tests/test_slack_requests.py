@@ -64,5 +64,5 @@ def test_health_and_readiness(bot: Bot) -> None:
     calls = len(bot.standin.calls)
     for _ in range(3):
         with urllib.request.urlopen(f"{bot.server.url}/readyz", timeout=5) as answer:
-            assert json.loads(answer.read()) == {"ok": True, "slack_auth": True, "database": True}
+            assert json.loads(answer.read()) == {"ok": True, "slack_auth": True, "database": True, "slack_token": True}
     assert len(bot.standin.calls) == calls  # probes never call Slack

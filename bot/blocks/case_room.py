@@ -70,7 +70,7 @@ _LABELS = {
     "channel_created": "created the channel", "channel_archived": "archived the channel",
     "channel_unarchived": "unarchived the channel", "channel_replaced": "moved the case to a new channel",
     "invited": "invited people", "summary_posted": "posted the summary", "reminder_posted": "posted a reminder",
-    "reminder_snoozed": "snoozed the reminder",
+    "reminder_snoozed": "snoozed the reminder", "customer_forgotten": "erased the customer's name and texts",
 }
 
 

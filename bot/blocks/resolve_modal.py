@@ -64,11 +64,10 @@ def resolve_modal(case: Case, config: TeamConfig) -> dict[str, Any]:
                                                     "initial_option": via[0]}),
     ]
     for row in range(1, ROWS + 1):
-        optional = row > 1
-        suffix = " (optional)" if optional else ""
+        optional = row > 1  # Slack itself marks an optional input's label "(optional)"
         blocks += [
             {"type": "divider"},
-            _input(row_block(row, "what"), f"Prevention action {row}{suffix}",
+            _input(row_block(row, "what"), f"Prevention action {row}",
                    _text(multiline=False, max_length=WHAT_MAX, placeholder="What will stop this happening again?"),
                    optional=optional),
             _input(row_block(row, "owner"), "Owner", {"type": "users_select", "placeholder": plain("Who does it")},

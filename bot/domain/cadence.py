@@ -74,8 +74,15 @@ def reminds(case: Case) -> bool:
     return case.is_open and case.status != "waiting-on-customer"
 
 
+def _stamp(at: datetime) -> str:
+    """An instant as a key part. Microseconds are kept when there are any: an update a fraction of a second
+    after the case opened moves the due time within the same second, and that is a new period."""
+    fraction = f".{at.microsecond:06d}" if at.microsecond else ""
+    return f"{at.strftime('%Y%m%dT%H%M%S')}{fraction}Z"
+
+
 def _key(case: Case, due: datetime, step: str) -> str:
-    return f"reminder:{case.id}:{due.strftime('%Y%m%dT%H%M%SZ')}:{step}"
+    return f"reminder:{case.id}:{_stamp(due)}:{step}"
 
 
 def _add(session: Session, case: Case, due: datetime, step: str, fire_at: datetime, now: datetime,
@@ -214,7 +221,7 @@ def snooze(session: Session, reminder: Reminder, case: Case, *, by: str, until: 
                                Reminder.status == "scheduled", Reminder.step.in_(OWNER_STEPS),
                                Reminder.fire_at < until).values(status="cancelled"))
     _add(session, case, reminder.due_at, "repeat", until, now,
-         key=_key(case, reminder.due_at, f"repeat@{until.strftime('%Y%m%dT%H%M%SZ')}"))
+         key=_key(case, reminder.due_at, f"repeat@{_stamp(until)}"))
     add_event(session, case, at=now, actor=by, kind="reminder_snoozed", data={"until": until.isoformat()})
     session.flush()
     _refresh_reminder(session, reminder, now)

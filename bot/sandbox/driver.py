@@ -1,8 +1,10 @@
-"""Plays the Slack side towards the bot's ``POST /slack/events`` endpoint.
+"""Plays the Slack side towards the bot's ``POST /slack/events`` endpoint, or over Socket Mode.
 
 Requests are shaped and signed exactly as Slack sends them (slash commands form-encoded,
 Events API JSON envelopes, interactivity as a form field ``payload=<json>``), so the bot's
-real request verification and parsing run unchanged.  With a :class:`SlackStandIn` the
+real request verification and parsing run unchanged.  With ``transport="socket"`` the same
+payloads go to the bot over the stand-in's Socket Mode link instead, in Slack's envelopes
+(see bot/sandbox/socket_mode.py), and the ack is the answer.  With a :class:`SlackStandIn` the
 payloads are built from its state (stored views and messages, live trigger ids and
 response URLs), which keeps the whole loop bot -> stand-in -> driver -> bot consistent.
 """
@@ -21,7 +23,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from bot.sandbox.standin import SlackStandIn, find_element
@@ -48,6 +50,10 @@ _PLAIN_SELECTIONS = {
     "timepicker": ("selected_time", False),
     "datetimepicker": ("selected_date_time", False),
 }
+
+
+class NoAck(TimeoutError):
+    """Socket Mode: the app did not acknowledge an envelope in time (what HTTP would see as a failed request)."""
 
 
 @dataclass
@@ -209,7 +215,11 @@ class SlackDriver:
         api_app_id: str = "A0ADVOCACY",
         verification_token: str = "sandbox-verification-token",
         clock: Callable[[], float] = time.time,
+        transport: Literal["http", "socket"] = "http",
     ) -> None:
+        if transport == "socket" and standin is None:
+            raise ValueError("the socket transport delivers through the stand-in's Socket Mode link")
+        self.transport = transport
         self.app_url = app_url
         self.signing_secret = signing_secret
         self.standin = standin
@@ -244,7 +254,25 @@ class SlackDriver:
             headers["X-Slack-Signature"] = signature
         return self.post(body, content_type, headers)
 
+    def _deliver(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0,
+                 retry_reason: str = "") -> DriverResponse:
+        """Socket Mode: the payload in an envelope; the ack (matched by envelope_id) answers, as status 200."""
+        assert self.standin is not None
+        delivery = self.standin.socket_mode.deliver(kind, payload, timeout=REQUEST_TIMEOUT_SECONDS,
+                                                    retry_attempt=retry_attempt, retry_reason=retry_reason)
+        if not delivery.acked:
+            raise NoAck(f"the app did not acknowledge the {kind} envelope in {REQUEST_TIMEOUT_SECONDS:.0f} s")
+        body = delivery.response
+        return DriverResponse(200, "" if body is None else json.dumps(body),
+                              {"X-Envelope-Id": delivery.acked_envelope_id or ""})
+
+    def _unsigned(self, timestamp: int | None, signature: str | None) -> None:
+        if self.transport == "socket" and (timestamp is not None or signature is not None):
+            raise ValueError("Socket Mode envelopes are not signed: timestamp/signature apply to HTTP only")
+
     def _interact(self, payload: dict[str, Any]) -> DriverResponse:
+        if self.transport == "socket":
+            return self._deliver("interactive", payload)
         body = urlencode({"payload": json.dumps(payload)})
         return self._send(body, "application/x-www-form-urlencoded", timestamp=None, signature=None)
 
@@ -339,6 +367,9 @@ class SlackDriver:
             "response_url": self._response_url(channel_id, user_id),
             "trigger_id": self._trigger(user_id),
         }
+        self._unsigned(timestamp, signature)
+        if self.transport == "socket":  # the form's fields, as a JSON object
+            return self._deliver("slash_commands", fields)
         return self._send(urlencode(fields), "application/x-www-form-urlencoded", timestamp=timestamp,
                           signature=signature)
 
@@ -365,6 +396,10 @@ class SlackDriver:
             "is_ext_shared_channel": False,
             "event_context": "4-" + base64.urlsafe_b64encode(context.encode()).decode().rstrip("="),
         }
+        self._unsigned(timestamp, None)
+        if self.transport == "socket":  # the event callback itself; a retry says so in the envelope
+            return self._deliver("events_api", envelope, retry_attempt=retry_num or 0,
+                                 retry_reason=retry_reason if retry_num else "")
         retry = {} if retry_num is None else {"X-Slack-Retry-Num": str(retry_num),
                                                "X-Slack-Retry-Reason": retry_reason}
         return self._send(json.dumps(envelope), "application/json", timestamp=timestamp, signature=None,

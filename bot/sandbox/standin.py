@@ -214,13 +214,16 @@ class _Args:
 
 Handler = Callable[["SlackStandIn", _Args], dict[str, Any]]
 _METHODS: dict[str, Handler] = {}
+_APP_LEVEL: set[str] = set()  # methods that take the app-level token (xapp-…), not the bot token
 
 
-def method(name: str) -> Callable[[Handler], Handler]:
+def method(name: str, *, app_level: bool = False) -> Callable[[Handler], Handler]:
     """Register a Web API method handler; it runs with the state lock held."""
 
     def register(fn: Handler) -> Handler:
         _METHODS[name] = fn
+        if app_level:
+            _APP_LEVEL.add(name)
         return fn
 
     return register
@@ -239,8 +242,11 @@ class SlackStandIn:
         bot_name: str = "advocacy-bot",
         clock: Callable[[], float] = time.time,
         bot_can_unarchive: bool = False,
+        app_token: str = "xapp-1-A0ADVOCACY-1-sandbox",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token  # Socket Mode's apps.connections.open takes this one (socket_mode.py)
+        self._socket_mode: _socket_mode.SocketModeServer | None = None
         # Slack: bot tokens cannot unarchive conversations (they get not_in_channel); tests may lift that.
         self.bot_can_unarchive = bot_can_unarchive
         self.team_id = team_id
@@ -290,6 +296,17 @@ class SlackStandIn:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._socket_mode is not None:
+            self._socket_mode.stop()
+            self._socket_mode = None
+
+    @property
+    def socket_mode(self) -> _socket_mode.SocketModeServer:
+        """Slack's Socket Mode side (bot/sandbox/socket_mode.py), started on first use."""
+        with self._lock:
+            if self._socket_mode is None:
+                self._socket_mode = _socket_mode.SocketModeServer(self).start()
+            return self._socket_mode
 
     @property
     def url(self) -> str:
@@ -692,8 +709,10 @@ class SlackStandIn:
                 return 200, {}, {"ok": False, "error": fault.error}
         if not token:
             return 200, {}, {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
+        if token not in (self.bot_token, self.app_token):
             return 200, {}, {"ok": False, "error": "invalid_auth"}
+        if (token == self.app_token) != (method_name in _APP_LEVEL):  # Slack: each token kind has its methods
+            return 200, {}, {"ok": False, "error": "not_allowed_token_type"}
         try:
             with self._lock:  # copied while locked: the answer is serialised after the lock is released
                 return 200, {}, copy.deepcopy({"ok": True, **handler(self, args)})
@@ -1582,3 +1601,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+# Registers apps.connections.open; imported last because it builds on this module.
+from bot.sandbox import socket_mode as _socket_mode  # noqa: E402
