@@ -24,48 +24,29 @@ import argparse
 import http.client
 import json
 import logging
-import math
-import os
 import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from slack_bolt import Ack, App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
+from harness import TOKEN, PreparingDriver, Request, Target, ms, percentile, real_database, spawn  # bench/
 from sqlalchemy import func, select
 
-from bot.app import create_app
 from bot.config import load_config
 from bot.sandbox.demo import RITA, SAMPLE_CONFIG, seed_workspace
-from bot.sandbox.driver import DriverResponse, SlackDriver
 from bot.sandbox.standin import SlackStandIn
-from bot.settings import Settings, normalize_database_url
-from bot.slack_client import make_client
-from bot.web import HttpServer, make_wsgi
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Case, Customer, OutboxItem
 
-TOKEN = "xoxb-bench-token"
-SECRET = os.environ.get("BENCH_SIGNING_SECRET") or secrets.token_hex(16)  # a served child gets the parent's
 WARM_UP = 5
 SETUP_TIMEOUT = 120.0  # seconds to wait for every set-up to finish before reporting what did
 ACK_GOAL_RATIO, ACK_GOAL_P99_MS = 1.5, 100.0
-
-Request = tuple[bytes, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -76,21 +57,10 @@ class Sent:
     status: int
 
 
-class PreparingDriver(SlackDriver):
-    """Shapes and signs requests exactly as SlackDriver does, but keeps them to send later.
-
-    Building them before the clock starts keeps signing and the stand-in's trigger/response-URL
-    bookkeeping (under its lock, contended by the bot's own Slack calls) out of the measured latency.
-    """
-
-    def __init__(self, standin: SlackStandIn) -> None:
-        super().__init__("http://unused/", signing_secret=SECRET, standin=standin)
-        self.prepared: list[Request] = []
-
-    def post(self, body: str, content_type: str, headers: dict[str, str] | None = None) -> DriverResponse:
-        self.prepared.append((body.encode(), {"Content-Type": content_type, "Connection": "close",
-                                              **self.sign(body), **(headers or {})}))
-        return DriverResponse(0, "", {})
+@dataclass
+class Burst:
+    sent: list[Sent]
+    cpu: float  # seconds of the target's CPU while the burst ran
 
 
 def escalations(standin: SlackStandIn, customers: Sequence[str]) -> list[Request]:
@@ -143,91 +113,6 @@ def fire_from_stdin() -> int:
     return 0
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def noop_app(api_url: str) -> Callable[..., Any]:
-    app = App(signing_secret=SECRET, token_verification_enabled=False,
-              client=WebClient(base_url=api_url, token=TOKEN))
-
-    @app.command("/escalate")
-    def escalate(ack: Ack) -> None:
-        ack()
-
-    return SlackRequestHandler(app)
-
-
-def real_database(stack: ExitStack, postgres: str | None) -> tuple[str, Database]:
-    if postgres:
-        url = normalize_database_url(postgres)
-    else:
-        folder = tempfile.mkdtemp(prefix="advocacy-bench-")
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-    db = Database(url)
-    stack.callback(db.dispose)
-    upgrade(db.engine)
-    return url, db
-
-
-def real_app(api_url: str, database_url: str) -> Callable[..., Any]:
-    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=api_url,
-                        database_url=database_url, advocacy_config=SAMPLE_CONFIG, _env_file=None)  # type: ignore[call-arg]
-    app = create_app(settings, make_client(TOKEN, api_url, timeout=10), config=load_config(SAMPLE_CONFIG))
-    return make_wsgi(app)
-
-
-def serve_forever(kind: str, port: int, api_url: str, database_url: str) -> int:
-    """The child process: one target app behind the production server, until the parent stops it."""
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    wsgi = noop_app(api_url) if kind == "noop" else real_app(api_url, database_url)
-    server = HttpServer(wsgi, host="127.0.0.1", port=port)
-    print("ready", flush=True)
-    server.serve_forever()
-    return 0
-
-
-@dataclass(frozen=True)
-class Target:
-    url: str
-    pid: int
-
-    def cpu_seconds(self) -> float:
-        """CPU time the serving process used so far (user + system, all threads); NaN off Linux."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return math.nan
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Burst:
-    sent: list[Sent]
-    cpu: float  # seconds of the target's CPU while the burst ran
-
-
-def spawn(stack: ExitStack, kind: str, api_url: str, database_url: str = "") -> Target:
-    """Serve a target in its own process, as in production: the clients and the stand-in (Slack's
-    side) then do not share the bot's interpreter and GIL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--api-url", api_url,
-         "--database-url", database_url],
-        env={**os.environ, "BENCH_SIGNING_SECRET": SECRET}, stdout=subprocess.PIPE, text=True,
-    )
-    stack.callback(child.wait, 10)
-    stack.callback(child.terminate)
-    if child.stdout is None or child.stdout.readline().strip() != "ready":
-        raise SystemExit(f"the {kind} server did not start")
-    return Target(f"http://127.0.0.1:{port}/slack/events", child.pid)
-
-
 def unfinished(db: Database, customers: Sequence[str]) -> int:
     """Escalations of ``customers`` whose case or set-up is not there yet."""
     with db.transaction() as session:
@@ -253,10 +138,6 @@ def pin_times(db: Database, standin: SlackStandIn, sent: Sequence[Sent]) -> list
     started = {s.customer: s.started for s in sent}
     return [(call.at - started[customer_of[call.params["channel"]]], call.at) for call in standin.calls_to("pins.add")
             if call.ok and call.params.get("channel") in customer_of]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms"
 
 
 def report(label: str, seconds: Sequence[float], rate: float, extra: str = "") -> dict[str, float]:
@@ -297,16 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="bursts per target, the two targets taking turns")
     parser.add_argument("--concurrency", type=int, default=20, help="client threads sending at once")
     parser.add_argument("--postgres", metavar="URL", help="run the real bot on this PostgreSQL database")
-    parser.add_argument("--serve", choices=["noop", "real"], help=argparse.SUPPRESS)  # the child processes
-    parser.add_argument("--fire", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--api-url", help=argparse.SUPPRESS)
-    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--fire", action="store_true", help=argparse.SUPPRESS)  # the client process
     args = parser.parse_args(argv)
     if args.fire:
         return fire_from_stdin()
-    if args.serve:
-        return serve_forever(args.serve, args.port, args.api_url, args.database_url)
     logging.basicConfig(level=logging.WARNING)  # the bot logs every case at INFO; figures are the output
     # waitress warns each time a request waits for a free thread: the latency figures already show that
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -4,6 +4,7 @@ forget-customer, sandbox."""
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import itertools
 import json
 import logging
@@ -655,6 +656,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"advocacy-bot: {exc}", file=sys.stderr)
         return 2
     _setup_logging(settings)
+    if hasattr(signal, "SIGUSR1"):
+        # `kill -USR1 <pid>` prints every thread's stack to stderr: what a stuck process is doing, in production
+        # or in a test that timed out, without stopping it.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return COMMANDS[args.command](settings, args)
     except (SettingsError, ConfigError, CliError) as exc:

@@ -105,16 +105,15 @@ class Settings(BaseSettings):
 
 def normalize_database_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` as users write them; we drive PostgreSQL with psycopg 3."""
+    if "://" in url and url.split("://", 1)[1].split("/", 1)[0].count("@") > 1:
+        # The URL parser would split at the first @ and show the rest of the password as the host name in
+        # every error message; say what is wrong without echoing any of it.
+        raise ValueError("the password (or user name) contains '@': percent-encode it in the URL (@ is %40)")
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     if not url.startswith(("sqlite:", "postgresql+")):
         raise ValueError("must be a sqlite:/// or postgresql:// URL")
-    authority = url.split("://", 1)[1].split("/", 1)[0]
-    if authority.count("@") > 1:
-        # The URL parser would split at the first @ and show the rest of the password as the host name in
-        # every error message; say what is wrong without echoing any of it.
-        raise ValueError("the password (or user name) contains '@': percent-encode it in the URL (@ is %40)")
     return url
 
 
