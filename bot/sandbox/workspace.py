@@ -230,14 +230,15 @@ def serve(*, db_path: Path, config_path: Path | None, port: int, quiet_logs: boo
     except ValueError as exc:  # an unreadable workspace file, or a database without its workspace
         raise SandboxUnavailable(str(exc)) from None
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C by its own handler rather than KeyboardInterrupt: a shell script's background job starts with
+    # SIGINT ignored, and Python keeps an inherited "ignore", so Ctrl-C (or kill -INT) would do nothing.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     print(f"advocacy-bot sandbox: open {workspace.url} (Ctrl-C stops; the workspace is kept in {db_path})",
           flush=True)
     try:
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         workspace.stop()
     print("advocacy-bot sandbox: stopped; start it again with the same --db to resume", flush=True)
