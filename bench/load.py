@@ -156,8 +156,10 @@ async def _one(host: str, port: int, path: str, kind: str, body: bytes, headers:
             writer.write(head.encode() + body)
             await writer.drain()
             status_line = await reader.readline()
-            await reader.read()  # the rest, until the server closes (Connection: close)
+            rest = await reader.read()  # the rest, until the server closes (Connection: close)
         status = int(status_line.split()[1]) if status_line.startswith(b"HTTP/") else 0
+        if b"\r\nx-advocacy-shed:" in b"\r\n" + rest.lower():  # answered "busy" without being handled
+            return Result(kind, lag, loop.time() - at, 0, "shed (busy)")
         return Result(kind, lag, loop.time() - at, status, "" if status else "malformed answer")
     except (OSError, TimeoutError, ValueError, IndexError) as exc:
         return Result(kind, lag, loop.time() - at, 0, type(exc).__name__)

@@ -31,6 +31,7 @@ from bot.flow import FlowError, case_here
 from bot.services import Services
 from bot.text import unescape_slack, user_ids_in
 from storage.models import Case, CaseEvent, CustomerUpdate
+from storage.queries import claim_first
 
 log = logging.getLogger(__name__)
 
@@ -209,39 +210,45 @@ def _permalink(svc: Services, channel_id: str, ts: str, thread_ts: str | None) -
 
 
 def message_posted(svc: Services, *, user: str, channel_id: str, ts: str, thread_ts: str | None,
-                   text: str) -> list[str] | None:
+                   text: str, delivery: str | None = None) -> list[str] | None:
     """A person's message in a case channel: on the timeline; from a head or deputy, a response.
 
     Returns the departments it answered, or None when the channel is no case's or it was recorded before.
+    ``delivery`` (an event id) is claimed first in the same transaction (AlreadyDelivered if it was before).
     """
     people = team(svc)
     permalink = _permalink(svc, channel_id, ts, thread_ts)
+    now = svc.clock()
     try:
         with svc.db.transaction() as session:
-            case = case_room.case_in_channel(session, channel_id)
-            if case is None:
+            claim_first(session, delivery, now)
+            room = case_room.room_in_channel(session, channel_id)
+            if room is None:
                 return None
-            return case_room.record_message(session, case, user=user, channel_id=channel_id, ts=ts,
+            return case_room.record_message(session, room, user=user, channel_id=channel_id, ts=ts,
                                             thread_ts=thread_ts, text=unescape_slack(text), permalink=permalink,
-                                            now=svc.clock(), expanded=people.responders)
+                                            now=now, expanded=people.responders)
     except IntegrityError:  # delivered twice at once: the other delivery recorded it
         return None
 
 
-def message_edited(svc: Services, *, channel_id: str, ts: str, text: str) -> bool:
+def message_edited(svc: Services, *, channel_id: str, ts: str, text: str, delivery: str | None = None) -> bool:
     with svc.db.transaction() as session:
+        claim_first(session, delivery, svc.clock())
         return case_room.edit_message(session, channel_id, ts, unescape_slack(text), svc.clock()) is not None
 
 
-def message_deleted(svc: Services, *, channel_id: str, ts: str) -> bool:
+def message_deleted(svc: Services, *, channel_id: str, ts: str, delivery: str | None = None) -> bool:
     with svc.db.transaction() as session:
+        claim_first(session, delivery, svc.clock())
         return case_room.delete_message(session, channel_id, ts, svc.clock()) is not None
 
 
-def key_moment(svc: Services, *, user: str, channel_id: str, ts: str, how: str) -> bool:
+def key_moment(svc: Services, *, user: str, channel_id: str, ts: str, how: str, delivery: str | None = None) -> bool:
     """A :pushpin: reaction or a pin by anyone in the channel: the message is a key moment, once."""
     try:
         with svc.db.transaction() as session:
+            claim_first(session, delivery, svc.clock())
             case = case_room.case_in_channel(session, channel_id)
             if case is None:
                 return False

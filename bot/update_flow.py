@@ -20,7 +20,7 @@ from bot.escalation_flow import advocates
 from bot.flow import FlowError, case_here
 from bot.services import Services
 from storage.models import Case, Reminder
-from storage.queries import claim_delivery
+from storage.queries import claim_delivery, claim_first
 
 DONE, SNOOZE = "white_check_mark", "zzz"
 
@@ -62,10 +62,11 @@ def change_cadence(svc: Services, *, user: str, channel_id: str | None, cadence:
 
 
 def _reminder(session: Session, reminder_id: int) -> tuple[Reminder, Case]:
-    reminder = session.get(Reminder, reminder_id)
-    if reminder is None:
+    found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
+                            .where(Reminder.id == reminder_id)).first()  # one round trip for both
+    if found is None:
         raise FlowError("That reminder no longer exists.")
-    return reminder, session.get_one(Case, reminder.case_id)
+    return found[0], found[1]
 
 
 def snooze_reminder(svc: Services, *, user: str, reminder_id: int, tomorrow: bool) -> str:
@@ -83,11 +84,13 @@ def snooze_reminder(svc: Services, *, user: str, reminder_id: int, tomorrow: boo
         return f":zzz: Snoozed until {slack_date(until)}. The update stays due {slack_date(reminder.due_at)}."
 
 
-def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str) -> str | None:
+def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
+                       delivery: str | None = None) -> str | None:
     """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. What happened, or None.
 
     Only the owner or an advocate counts (a head's ✅ is not a customer update); other reactions,
     other messages and reminders already answered are ignored, so a second reaction has no effect.
+    ``delivery`` (an event id) is claimed first in the same transaction (AlreadyDelivered if it was before).
     """
     name = reaction.split("::", 1)[0]  # skin tones ride along as +1::skin-tone-3
     if name not in (DONE, SNOOZE):
@@ -95,11 +98,12 @@ def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, re
     team = advocates(svc)  # before the transaction: never hold the database while Slack answers
     now = svc.clock()
     with svc.db.transaction(urgent=True) as session:
-        reminder = session.scalar(select(Reminder).where(Reminder.channel_id == channel_id,
-                                                         Reminder.message_ts == ts))
-        if reminder is None or reminder.step == "leadership":
+        claim_first(session, delivery, now)
+        found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
+                                .where(Reminder.channel_id == channel_id, Reminder.message_ts == ts)).first()
+        if found is None or found[0].step == "leadership":
             return None
-        case = session.get_one(Case, reminder.case_id)
+        reminder, case = found[0], found[1]
         if not current(reminder, case):
             return None
         if not may_answer(user, case, team):

@@ -27,7 +27,10 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
+from waitress.task import WSGITask
 
 from bot.app import AdvocacyApp
 from bot.logs import FIELDS
@@ -49,6 +52,20 @@ MAX_BODY_BYTES = 1024 * 1024
 SERVER_MAX_BODY_BYTES = 4 * MAX_BODY_BYTES
 _READ_CHUNK = 64 * 1024
 SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's replay window, as slack_sdk's verifier applies it
+# Load shedding: Slack gives up on an answer after 3 s. A request that waited longer than this in waitress's
+# queue (all threads busy) cannot be handled and acked in time any more: it is answered at once without
+# being handled (an event 503, so that Slack redelivers it later; a command or a button "busy, try again"),
+# so that an overloaded replica spends its CPU on requests it can still answer in time instead of collapsing.
+SHED_AFTER_SECONDS = 2.5
+# Past waitress's connection limit, requests wait in the kernel's accept queue, where waitress does not see
+# them: their age is then read from Slack's signed timestamp (whole seconds, so it reads up to 1 s old: a
+# request reading over SHED_AFTER_SECONDS + 0.5 is over 2 s old), but only while requests also queue for a
+# thread here (over BUSY_WAIT_SECONDS), so that a clock set apart from Slack's never sheds an idle replica.
+BUSY_WAIT_SECONDS = 0.1
+SHED_HEADER = "x-advocacy-shed"  # on every shed answer (Slack ignores it)
+RECEIVED_AT = "advocacy.received_at"  # environ key: time.monotonic() when the whole request had arrived
+BUSY = (":hourglass: I am too busy to do that just now. Nothing was changed; please try again in a "
+        "moment.")
 
 
 def read_body(environ: dict[str, Any], limit: int = MAX_BODY_BYTES) -> bytes | None:
@@ -98,6 +115,17 @@ def garbled_signature(headers: dict[str, Any]) -> bool:
     timestamp, signature = _header(headers, "x-slack-request-timestamp"), _header(headers, "x-slack-signature")
     return (timestamp is not None and not _timestamp_readable(timestamp)) or (
         signature is not None and not signature.isascii())
+
+
+def too_late(waited: float, headers: dict[str, Any]) -> bool:
+    """Whether a request that waited ``waited`` s for a thread here is too old to handle (SHED_AFTER_SECONDS)."""
+    if waited > SHED_AFTER_SECONDS:
+        return True
+    if waited <= BUSY_WAIT_SECONDS:
+        return False
+    timestamp = _header(headers, "x-slack-request-timestamp")
+    return (timestamp is not None and _timestamp_readable(timestamp)
+            and time.time() - int(timestamp) > SHED_AFTER_SECONDS + 0.5)
 
 
 def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
@@ -150,11 +178,14 @@ class ObservedSlackHandler(SlackRequestHandler):
     def __init__(self, app: AdvocacyApp) -> None:
         super().__init__(app.bolt)
         self.metrics: Metrics = app.services.metrics
+        self.later = app.services.later
         secret = app.services.settings.slack_signing_secret
         self.secret = secret.get_secret_value().encode() if secret else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()  # the body is read below: a slow upload is part of the ack time
+        received = environ.get(RECEIVED_AT)
+        waited = time.monotonic() - received if isinstance(received, float) else None  # None: not from waitress
         body = read_body(environ)
         if body is None:
             response = BoltResponse(status=413, body={"ok": False, "error": "request_too_large",
@@ -162,7 +193,7 @@ class ObservedSlackHandler(SlackRequestHandler):
             self._observe(None, response.status, started, f"body over {MAX_BODY_BYTES} bytes")
         else:
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-            response = self.answer(WsgiHttpRequest(environ), body, started)
+            response = self.answer(WsgiHttpRequest(environ), body, started, waited)
         answer = WsgiHttpResponse(status=response.status, headers=response.headers, body=response.body)
         start_response(answer.status, answer.get_headers())
         return answer.get_body()
@@ -178,7 +209,8 @@ class ObservedSlackHandler(SlackRequestHandler):
         base = b"v0:" + timestamp.strip().encode() + b":" + body
         return hmac.compare_digest(f"v0={hmac.new(self.secret, base, hashlib.sha256).hexdigest()}", signature)
 
-    def answer(self, request: WsgiHttpRequest, body: bytes, started: float) -> BoltResponse:
+    def answer(self, request: WsgiHttpRequest, body: bytes, started: float,
+               waited: float | None = None) -> BoltResponse:
         headers = request.get_headers()
         try:
             bolt_request = BoltRequest(body=body.decode("utf-8"), query=request.query_string, headers=headers)
@@ -192,6 +224,14 @@ class ObservedSlackHandler(SlackRequestHandler):
             if garbled_signature(headers):  # rejected, as Bolt would have had its check not raised
                 status = 401
                 return BoltResponse(status=401, body={"error": "invalid request"})
+            if waited is not None and too_late(waited, headers):
+                if not self._signed(body, headers):  # Bolt's check, which dispatch would have made
+                    status = 401
+                    return BoltResponse(status=401, body={"error": "invalid request"})
+                response, note = self._shed(bolt_request.body), f"shed after {waited:.1f} s in the queue"
+                response.headers[SHED_HEADER] = ["1"]  # for load tests: a shed click's 200 looks like any other
+                status = response.status
+                return response
             response = self.app.dispatch(bolt_request)
             if response.status == 404:
                 # Bolt's answer when no listener matched a request it verified (a payload type, event, action
@@ -210,6 +250,20 @@ class ObservedSlackHandler(SlackRequestHandler):
             return BoltResponse(status=400, body={"ok": False, "error": "malformed_payload"})
         finally:  # every request is counted and logged, whatever happened
             self._observe(bolt_request, status, started, note)
+
+    def _shed(self, body: dict[str, Any]) -> BoltResponse:
+        """The answer to a request that waited too long to be handled in time: nothing is done or written."""
+        if body.get("command"):  # a slash command: the ack is the answer the person sees
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": BUSY})
+        if body.get("type") in ("block_actions", "message_action", "shortcut"):
+            if body.get("response_url"):
+                from handlers.middleware import tell_to_try_again  # handlers depend on bot, not the reverse
+
+                self.later(tell_to_try_again, str(body["response_url"]), BUSY)
+            return BoltResponse(status=200, body="")
+        # Events: Slack redelivers one answered 5xx (its event id is not claimed: the redelivery is handled).
+        # A modal's submission: Slack shows an error in the modal, which stays open with what was typed.
+        return BoltResponse(status=503, body={"ok": False, "error": "busy"})
 
     def _unreadable(self, body: bytes, headers: dict[str, Any], started: float, why: str) -> BoltResponse:
         """A body Bolt cannot take: 401 when it is not Slack's (like any unsigned request), else 400."""
@@ -276,6 +330,33 @@ def make_wsgi(app: AdvocacyApp, *, scheduler_running: Callable[[], bool] | None 
     return wsgi
 
 
+class _StampedParser(HTTPRequestParser):
+    """waitress's request parser, noting when the whole request had arrived (then it waits for a thread)."""
+
+    completed_at: float | None = None
+
+    def received(self, data: bytes) -> int:
+        consumed = int(super().received(data))
+        if self.completed and self.completed_at is None:
+            self.completed_at = time.monotonic()
+        return consumed
+
+
+class _StampedTask(WSGITask):
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        environ[RECEIVED_AT] = getattr(self.request, "completed_at", None)
+        return environ
+
+
+class _StampedChannel(HTTPChannel):
+    """Requests carry their arrival time into the WSGI environ (``RECEIVED_AT``): the time they spent queued
+    for a thread is then known to the app (see ``SHED_AFTER_SECONDS``)."""
+
+    parser_class = _StampedParser
+    task_class = _StampedTask
+
+
 class HttpServer:
     """waitress in a background thread: ``run`` serves forever, tests and the sandbox stop it."""
 
@@ -284,6 +365,7 @@ class HttpServer:
         # ack latency), few enough not to fight over the interpreter lock (bench/escalate.py).
         self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="advocacy-bot",
                                     max_request_body_size=SERVER_MAX_BODY_BYTES)
+        self.server.channel_class = _StampedChannel  # type: ignore[union-attr]
         self.thread: threading.Thread | None = None
         self._stopping = False
 

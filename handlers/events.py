@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 
 from bot import case_flow, update_flow
 from bot.services import Services
@@ -23,22 +23,27 @@ PUSHPIN = "pushpin"
 
 def register(app: App, svc: Services) -> None:
     @app.event("message")
-    def message(event: dict[str, Any]) -> None:
-        """Only people's messages count: joins, topic changes, bot posts and unfurls are filtered out."""
+    def message(event: dict[str, Any], context: BoltContext) -> None:
+        """Only people's messages count: joins, topic changes, bot posts and unfurls are filtered out.
+
+        ``delivery`` (the event id) is claimed by the flow's own transaction: see handlers/middleware.py."""
         subtype, channel = event.get("subtype"), event.get("channel")
+        delivery = context.get("delivery")
         if not channel:
             return
         if subtype == "message_changed":
             changed = event.get("message") or {}
             # a link preview changes the message without an "edited" mark; bots' edits are not people's
             if "edited" in changed and not changed.get("bot_id") and changed.get("ts"):
-                case_flow.message_edited(svc, channel_id=channel, ts=changed["ts"], text=changed.get("text") or "")
+                case_flow.message_edited(svc, channel_id=channel, ts=changed["ts"], text=changed.get("text") or "",
+                                         delivery=delivery)
         elif subtype == "message_deleted":
             if event.get("deleted_ts"):
-                case_flow.message_deleted(svc, channel_id=channel, ts=event["deleted_ts"])
+                case_flow.message_deleted(svc, channel_id=channel, ts=event["deleted_ts"], delivery=delivery)
         elif subtype in PEOPLE_SUBTYPES and event.get("user") and not event.get("bot_id") and event.get("ts"):
             answered = case_flow.message_posted(svc, user=event["user"], channel_id=channel, ts=event["ts"],
-                                                thread_ts=event.get("thread_ts"), text=event.get("text") or "")
+                                                thread_ts=event.get("thread_ts"), text=event.get("text") or "",
+                                                delivery=delivery)
             if answered:
                 log.info("departments %s answered in %s", ",".join(answered), channel)
                 svc.kick()
@@ -52,16 +57,18 @@ def register(app: App, svc: Services) -> None:
             case_flow.key_moment(svc, user=event["user"], channel_id=channel, ts=ts, how="pin")
 
     @app.event("reaction_added")
-    def reaction_added(event: dict[str, Any]) -> None:
+    def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
         item = event.get("item") or {}
+        delivery = context.get("delivery")  # claimed by the flow's own transaction
         if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
             return
         if str(event.get("reaction") or "").split("::", 1)[0] == PUSHPIN:
             case_flow.key_moment(svc, user=str(event.get("user")), channel_id=item["channel"], ts=item["ts"],
-                                 how="reaction")
+                                 how="reaction", delivery=delivery)
             return
         outcome = update_flow.answer_by_reaction(svc, user=str(event.get("user")), channel_id=item["channel"],
-                                                 ts=item["ts"], reaction=str(event.get("reaction") or ""))
+                                                 ts=item["ts"], reaction=str(event.get("reaction") or ""),
+                                                 delivery=delivery)
         if outcome:
             log.info("reminder in %s answered by a reaction: %s", item["channel"], outcome)
             svc.kick()
@@ -76,7 +83,8 @@ def register(app: App, svc: Services) -> None:
     def app_uninstalled() -> None:
         svc.token.mark("app_uninstalled", svc.clock())
 
-    # Registered last: Bolt runs the first listener that matches, so specific handlers win.
+    # Registered after every other event listener (handlers/__init__.py): Bolt runs the first listener that
+    # matches, so specific handlers win.
     @app.event(re.compile(".*"))
     def acknowledge_other_events() -> None:
         return None

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.services import Services
 from bot.text import drop_nul
 from storage.db import bounded
-from storage.queries import claim_delivery, release_delivery
+from storage.queries import AlreadyDelivered, claim_delivery, release_delivery
 
 log = logging.getLogger(__name__)
 # How a NUL can appear in a raw body: JSON's \u0000 (also inside a form's payload=, as %5Cu0000), a form's
@@ -27,6 +27,11 @@ _MAY_HOLD_NUL = re.compile(r"\\u0000|%00|%5cu0000|\x00", re.IGNORECASE)
 # gives up on an answer after 3 s, and the answer "try again" must leave in time.
 REQUEST_DB_SECONDS = 1.5
 RELEASE_DB_SECONDS = 0.5
+# Events whose listeners claim the event id themselves, as the first statement of the transaction that
+# records them (``context["delivery"]``, see storage.queries.claim_first): people's messages and reactions,
+# most of the traffic, then cost one transaction instead of two. A listener path that writes nothing claims
+# nothing, and a retry of it does nothing again. Every other event is claimed here, before its listener.
+CLAIMED_BY_LISTENER = frozenset({"message", "reaction_added"})
 TRY_AGAIN = (":x: I could not do that just now (database unavailable). Nothing was changed; "
              "please try again in a minute.")
 
@@ -36,9 +41,9 @@ def database_failed(error: BaseException) -> bool:
     return isinstance(error, SQLAlchemyError | TimeoutError)
 
 
-def tell_to_try_again(response_url: str) -> None:
+def tell_to_try_again(response_url: str, text: str = TRY_AGAIN) -> None:
     """An ephemeral "try again" through the interaction's response_url (after the ack: it is an HTTP call)."""
-    WebhookClient(response_url, timeout=10).send(text=TRY_AGAIN, response_type="ephemeral", replace_original=False)
+    WebhookClient(response_url, timeout=10).send(text=text, response_type="ephemeral", replace_original=False)
 
 
 def register(app: App, svc: Services) -> None:
@@ -59,12 +64,19 @@ def register(app: App, svc: Services) -> None:
             # event_id; slash commands and views are never retried and are deduped where they act.
             event_id = body.get("event_id") if body.get("type") == "event_callback" else None
             if event_id:
+                event = body.get("event")
+                if isinstance(event, dict) and event.get("type") in CLAIMED_BY_LISTENER:
+                    context["delivery"] = f"event:{event_id}"
+                    return next()
                 with svc.db.transaction() as session:
                     first = claim_delivery(session, f"event:{event_id}", svc.clock())
                 if not first:
-                    log.info("event %s already handled; acknowledging the retry", event_id)
-                    return BoltResponse(status=200, body="")
+                    return already_handled(event_id)
             return next()
+
+    def already_handled(event_id: object) -> BoltResponse:
+        log.info("event %s already handled; acknowledging the retry", event_id)
+        return BoltResponse(status=200, body="")
 
     # Bolt runs the listener after the middleware chain has returned (its next() only marks the chain as
     # passed), so the database bound wraps dispatch itself: middleware, listener, ack and error handler.
@@ -78,7 +90,7 @@ def register(app: App, svc: Services) -> None:
     app.dispatch = bounded_dispatch  # type: ignore[method-assign]
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+    def on_error(error: Exception, body: dict[str, Any], context: BoltContext) -> BoltResponse | None:
         """A listener or this middleware failed (database down…); Bolt's answer is 500.
 
         An event keeps the 500: Slack redelivers it (after about 1 and 5 minutes), and since the failed
@@ -86,8 +98,12 @@ def register(app: App, svc: Services) -> None:
         released. Slash commands and interactions are never redelivered, and a 500 shows the person a
         bare error: when the database failed they are answered 200 and told to try again (a modal
         keeps its 500: Slack then says so in the modal, which stays open with what was typed).
+        An event its listener claims (``CLAIMED_BY_LISTENER``) needs no release: the claim was in the
+        transaction that failed, or in one that committed its whole effect (then a retry must stay out).
         """
         kind = body.get("type")
+        if isinstance(error, AlreadyDelivered):  # a listener found its event claimed: nothing was done
+            return already_handled(body.get("event_id"))
         if database_failed(error):
             # One line, no traceback: during an outage every request fails the same way.
             log.warning("database unavailable for a Slack request (%s): %s", kind or "command",
@@ -96,7 +112,7 @@ def register(app: App, svc: Services) -> None:
             log.error("listener failed: %s: %s", type(error).__name__, error)
         if kind == "event_callback":
             event_id = body.get("event_id")
-            if event_id:
+            if event_id and not context.get("delivery"):
                 try:
                     with bounded(RELEASE_DB_SECONDS), svc.db.transaction() as session:
                         release_delivery(session, f"event:{event_id}")

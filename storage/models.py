@@ -136,7 +136,7 @@ class CaseDepartment(Base):
     case: Mapped[Case] = relationship(back_populates="departments")
 
 
-_ONCE_PER_MESSAGE = "kind IN ('message', 'key_moment')"
+ONCE_PER_MESSAGE = "kind IN ('message', 'key_moment')"
 
 
 class CaseEvent(Base):
@@ -151,7 +151,7 @@ class CaseEvent(Base):
         Index("ix_case_events_case_at", "case_id", "at"),
         Index("ix_case_events_kind_at", "kind", "at"),  # reopens in a period (the digest)
         Index("uq_case_events_message", "kind", "channel_id", "slack_ts", unique=True,
-              sqlite_where=sql_text(_ONCE_PER_MESSAGE), postgresql_where=sql_text(_ONCE_PER_MESSAGE)),
+              sqlite_where=sql_text(ONCE_PER_MESSAGE), postgresql_where=sql_text(ONCE_PER_MESSAGE)),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))

@@ -28,6 +28,25 @@ def claim_delivery(session: Session, key: str, now: datetime) -> bool:
     return inserted is not None
 
 
+class AlreadyDelivered(Exception):
+    """This Slack delivery was claimed before (a retry, or the same event at two replicas): nothing was done."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def claim_first(session: Session, key: str | None, now: datetime) -> None:
+    """Claim ``key`` as the first statement of the caller's transaction; raise AlreadyDelivered if taken.
+
+    In the transaction that does the work (rather than one of its own): one commit and round trips fewer, and
+    a failed transaction releases the claim with its rollback. A concurrent delivery of the same key waits on
+    the unique key until this transaction ends, then sees it taken (or free again, after a rollback).
+    """
+    if key is not None and not claim_delivery(session, key, now):
+        raise AlreadyDelivered(key)
+
+
 def forget_deliveries(session: Session, before: datetime) -> int:
     """Slack stops retrying within an hour; keys older than that only take space."""
     result = session.execute(delete(Delivery).where(Delivery.received_at < before))

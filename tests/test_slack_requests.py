@@ -6,6 +6,9 @@ import json
 import time
 import urllib.request
 
+import pytest
+
+from bot import web
 from tests.conftest import Bot, wait_until
 from tests.helpers import all_cases
 
@@ -36,6 +39,37 @@ def test_a_retried_event_has_one_effect(bot: Bot) -> None:
     assert len(bot.standin.calls_to("views.publish")) == 1
     bot.driver.event(event, event_id="Ev0HOME2")  # a new event is handled again
     wait_until(lambda: len(bot.standin.calls_to("views.publish")) == 2)
+
+
+def test_a_request_queued_too_long_is_answered_busy_and_not_handled(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every request counts as queued too long: the arrival time must reach the app from waitress.
+    monkeypatch.setattr(web, "SHED_AFTER_SECONDS", -1.0)
+    command = bot.driver.command("U30REQ", "/escalate", "Acme: refund stuck")
+    assert command.status == 200 and command.json() == {"response_type": "ephemeral", "text": web.BUSY}
+    event = {"type": "app_home_opened", "user": "U01ADV", "channel": "D0HOME", "tab": "home"}
+    shed = bot.driver.event(event, event_id="Ev0SHED")
+    assert shed.status == 503 and {k.lower(): v for k, v in shed.headers.items()}.get(web.SHED_HEADER) == "1"
+    unsigned = bot.driver.command("U30REQ", "/escalate", "Acme: refund stuck", signature="v0=deadbeef")
+    assert unsigned.status == 401
+    time.sleep(0.3)
+    assert all_cases(bot.db) == [] and not bot.standin.calls_to("views.publish")
+    monkeypatch.setattr(web, "SHED_AFTER_SECONDS", 2.5)
+    assert bot.driver.event(event, event_id="Ev0SHED", retry_num=1).status == 200  # its claim was never taken
+    wait_until(lambda: bot.standin.calls_to("views.publish"))
+
+
+def test_a_request_held_up_before_the_server_is_shed_by_its_age_only_when_busy(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Slack's signed timestamp says 4 s old (the kernel's accept queue, where waitress cannot time it).
+    old = int(time.time()) - 4
+    fresh = bot.driver.command("U30REQ", "/escalate", "Acme: refund stuck", timestamp=old)
+    shed = {"response_type": "ephemeral", "text": web.BUSY}
+    assert fresh.status == 200 and fresh.json() != shed  # not busy here: a skewed clock is no reason to shed
+    monkeypatch.setattr(web, "BUSY_WAIT_SECONDS", -1.0)  # requests queue for a thread here
+    busy = bot.driver.command("U30REQ", "/escalate", "Globex: refund stuck", timestamp=old)
+    assert busy.status == 200 and busy.json() == shed
+    on_time = bot.driver.command("U30REQ", "/escalate", "Initech: refund stuck")
+    assert on_time.status == 200 and on_time.json() != shed
 
 
 def test_home_lists_the_cases_you_own(bot: Bot) -> None:

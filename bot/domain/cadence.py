@@ -130,8 +130,13 @@ def start_period(session: Session, case: Case, start: datetime, config: TeamConf
 
 def refresh_summary(session: Session, case: Case, now: datetime, reason: str) -> None:
     """Re-render the pinned summary from the case (a headline kept current, never a stale copy)."""
-    if case.summary_ts:
-        enqueue(session, key=f"summary:{case.id}:{reason}", kind="case.refresh_summary", case_id=case.id, now=now)
+    refresh_summary_of(session, case.id, case.summary_ts, now, reason)
+
+
+def refresh_summary_of(session: Session, case_id: int, summary_ts: str | None, now: datetime, reason: str) -> None:
+    """:func:`refresh_summary` by the case's id and summary message (callers that did not load the case)."""
+    if summary_ts:
+        enqueue(session, key=f"summary:{case_id}:{reason}", kind="case.refresh_summary", case_id=case_id, now=now)
 
 
 def _refresh_reminder(session: Session, reminder: Reminder, now: datetime) -> None:

@@ -8,14 +8,18 @@ message by a head or deputy of an asked department is that department's response
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.domain.cadence import refresh_summary
+from bot.domain.cadence import refresh_summary_of
 from bot.domain.records import add_event, enqueue
-from storage.models import Case, CaseDepartment, CaseEvent
+from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent
 
 NUDGE_BATCH = 500
 
@@ -31,15 +35,70 @@ def message_event(session: Session, channel_id: str, ts: str, kind: str = "messa
                                                   CaseEvent.slack_ts == ts))
 
 
-def responders(department: CaseDepartment, expanded: Mapping[str, Iterable[str]]) -> set[str]:
+class Asked(Protocol):
+    """A department asked on a case, as far as who answers for it goes (a CaseDepartment, or a Waiting)."""
+
+    department: str
+    heads: list[Any]
+    deputies: list[Any] | None
+
+
+def responders(department: Asked, expanded: Mapping[str, Iterable[str]]) -> set[str]:
     """Who answers for a department: its heads and deputies as asked, with user groups expanded."""
     people = set(department.heads) | set(department.deputies or [])
     return people | set(expanded.get(department.department, ()))
 
 
+class Waiting(NamedTuple):
+    """A department asked on the case that has not answered yet."""
+
+    id: int
+    department: str
+    heads: list[Any]
+    deputies: list[Any] | None
+
+
+@dataclass(frozen=True)
+class Room:
+    """A case channel's case as a message needs it: its id, its pinned summary, the departments still to answer."""
+
+    case_id: int
+    summary_ts: str | None
+    waiting: tuple[Waiting, ...]
+
+
+def room_in_channel(session: Session, channel_id: str | None) -> Room | None:
+    """The case of a channel and its unanswered departments, in one query without the ORM (the hot path of
+    every message in a case channel: loading the case, its customer and its departments cost more)."""
+    if not channel_id:
+        return None
+    rows = session.execute(
+        select(Case.id, Case.summary_ts, CaseDepartment.id, CaseDepartment.department, CaseDepartment.heads,
+               CaseDepartment.deputies)
+        .outerjoin(CaseDepartment, and_(CaseDepartment.case_id == Case.id, CaseDepartment.answered_at.is_(None)))
+        .where(Case.channel_id == channel_id).order_by(CaseDepartment.id)).all()
+    if not rows:
+        return None
+    return Room(rows[0][0], rows[0][1], tuple(Waiting(*row[2:]) for row in rows if row[2] is not None))
+
+
+def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT a message or key-moment event unless (kind, channel, ts) is recorded: its id, or None.
+
+    ON CONFLICT DO NOTHING on the partial unique index: no "already recorded?" query first, and on
+    PostgreSQL no failed insert aborting the transaction when two deliveries race.
+    """
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return session.scalar(
+        upsert(CaseEvent).values(values)
+        .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
+                                index_where=sql_text(ONCE_PER_MESSAGE))
+        .returning(CaseEvent.id))
+
+
 def record_message(
     session: Session,
-    case: Case,
+    room: Room,
     *,
     user: str,
     channel_id: str,
@@ -50,23 +109,32 @@ def record_message(
     now: datetime,
     expanded: Mapping[str, Iterable[str]],
 ) -> list[str] | None:
-    """Record a person's message; returns the departments it answered, or None if already recorded."""
-    if message_event(session, channel_id, ts) is not None:
+    """Record a person's message; returns the departments it answered, or None if already recorded.
+
+    Core statements, without the ORM's unit of work: most messages are neither first answers nor repeats and
+    need one INSERT and one UPDATE; a first answer marks its departments answered in one UPDATE, which
+    checks that they still were not (two heads answering at once: one of them answered).
+    """
+    inserted = _insert_once(session, {
+        "case_id": room.case_id, "at": now, "actor": user, "kind": "message", "text": text, "permalink": permalink,
+        "slack_ts": ts, "channel_id": channel_id, "thread_ts": thread_ts if thread_ts != ts else None,
+        "deleted": False, "data": None})  # data as add_event writes it (JSON null)
+    if inserted is None:
         return None
-    add_event(session, case, at=now, actor=user, kind="message", text=text, permalink=permalink, slack_ts=ts,
-              channel_id=channel_id, thread_ts=thread_ts if thread_ts != ts else None)
-    answered = []
-    for department in case.departments:
-        if department.answered_at is None and user in responders(department, expanded):
-            department.answered_by, department.answered_at, department.nudge_at = user, now, None
-            answered.append(department.department)
+    answering = [d.id for d in room.waiting if user in responders(d, expanded)]
+    answered: list[str] = []
+    if answering:
+        rows = session.execute(
+            update(CaseDepartment).where(CaseDepartment.id.in_(answering), CaseDepartment.answered_at.is_(None))
+            .values(answered_by=user, answered_at=now, nudge_at=None)
+            .returning(CaseDepartment.id, CaseDepartment.department)).all()
+        answered = [name for _, name in sorted(rows)]  # in the order they were asked, as the case lists them
     if answered:
-        event = add_event(session, case, at=now, actor=user, kind="department_responded",
-                          data={"departments": answered, "ts": ts})
-        session.flush()
-        refresh_summary(session, case, now, f"responded:{event.id}")
-    case.updated_at = now
-    session.flush()
+        event_id = session.scalar(insert(CaseEvent).values(
+            case_id=room.case_id, at=now, actor=user, kind="department_responded", deleted=False,
+            data={"departments": answered, "ts": ts}).returning(CaseEvent.id))
+        refresh_summary_of(session, room.case_id, room.summary_ts, now, f"responded:{event_id}")
+    session.execute(update(Case).where(Case.id == room.case_id).values(updated_at=now))
     return answered
 
 
