@@ -10,16 +10,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.cadence import refresh_summary_of
 from bot.domain.records import add_event, enqueue
 from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent
+from storage.queries import dialect_of, upsert_for
+
+# The statements of the hot path (every message in a case channel), built once on the Core tables and run with
+# parameters: building them with values through the ORM on every message cost more CPU than running them.
+CASES: Table = Case.__table__  # type: ignore[assignment]
+DEPARTMENTS: Table = CaseDepartment.__table__  # type: ignore[assignment]
+EVENTS: Table = CaseEvent.__table__  # type: ignore[assignment]
+ROOM = (select(CASES.c.id, CASES.c.summary_ts, DEPARTMENTS.c.id, DEPARTMENTS.c.department, DEPARTMENTS.c.heads,
+               DEPARTMENTS.c.deputies)
+        .outerjoin(DEPARTMENTS, and_(DEPARTMENTS.c.case_id == CASES.c.id, DEPARTMENTS.c.answered_at.is_(None)))
+        .where(CASES.c.channel_id == bindparam("channel_id")).order_by(DEPARTMENTS.c.id))
+ANSWER = (update(DEPARTMENTS)
+          .where(DEPARTMENTS.c.id.in_(bindparam("ids", expanding=True)), DEPARTMENTS.c.answered_at.is_(None))
+          .values(answered_by=bindparam("user"), answered_at=bindparam("now"), nudge_at=None)
+          .returning(DEPARTMENTS.c.id, DEPARTMENTS.c.department))
+RESPONDED = insert(EVENTS).returning(EVENTS.c.id)
+TOUCH = update(CASES).where(CASES.c.id == bindparam("case")).values(updated_at=bindparam("now"))
+
+
+@cache
+def _insert_once_statement(dialect: str) -> Any:
+    return (upsert_for(dialect)(EVENTS)
+            .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
+                                    index_where=sql_text(ONCE_PER_MESSAGE))
+            .returning(EVENTS.c.id))
 
 NUDGE_BATCH = 500
 
@@ -72,11 +97,7 @@ def room_in_channel(session: Session, channel_id: str | None) -> Room | None:
     every message in a case channel: loading the case, its customer and its departments cost more)."""
     if not channel_id:
         return None
-    rows = session.execute(
-        select(Case.id, Case.summary_ts, CaseDepartment.id, CaseDepartment.department, CaseDepartment.heads,
-               CaseDepartment.deputies)
-        .outerjoin(CaseDepartment, and_(CaseDepartment.case_id == Case.id, CaseDepartment.answered_at.is_(None)))
-        .where(Case.channel_id == channel_id).order_by(CaseDepartment.id)).all()
+    rows = session.execute(ROOM, {"channel_id": channel_id}).all()
     if not rows:
         return None
     return Room(rows[0][0], rows[0][1], tuple(Waiting(*row[2:]) for row in rows if row[2] is not None))
@@ -88,12 +109,7 @@ def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
     ON CONFLICT DO NOTHING on the partial unique index: no "already recorded?" query first, and on
     PostgreSQL no failed insert aborting the transaction when two deliveries race.
     """
-    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return session.scalar(
-        upsert(CaseEvent).values(values)
-        .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
-                                index_where=sql_text(ONCE_PER_MESSAGE))
-        .returning(CaseEvent.id))
+    return session.execute(_insert_once_statement(dialect_of(session)), values).scalar_one_or_none()
 
 
 def record_message(
@@ -124,17 +140,14 @@ def record_message(
     answering = [d.id for d in room.waiting if user in responders(d, expanded)]
     answered: list[str] = []
     if answering:
-        rows = session.execute(
-            update(CaseDepartment).where(CaseDepartment.id.in_(answering), CaseDepartment.answered_at.is_(None))
-            .values(answered_by=user, answered_at=now, nudge_at=None)
-            .returning(CaseDepartment.id, CaseDepartment.department)).all()
+        rows = session.execute(ANSWER, {"ids": answering, "user": user, "now": now}).all()
         answered = [name for _, name in sorted(rows)]  # in the order they were asked, as the case lists them
     if answered:
-        event_id = session.scalar(insert(CaseEvent).values(
-            case_id=room.case_id, at=now, actor=user, kind="department_responded", deleted=False,
-            data={"departments": answered, "ts": ts}).returning(CaseEvent.id))
+        event_id = session.execute(RESPONDED, {
+            "case_id": room.case_id, "at": now, "actor": user, "kind": "department_responded", "deleted": False,
+            "data": {"departments": answered, "ts": ts}}).scalar_one()
         refresh_summary_of(session, room.case_id, room.summary_ts, now, f"responded:{event_id}")
-    session.execute(update(Case).where(Case.id == room.case_id).values(updated_at=now))
+    session.execute(TOUCH, {"case": room.case_id, "now": now})
     return answered
 
 
