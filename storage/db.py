@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -23,6 +24,9 @@ CONNECT_TIMEOUT_SECONDS = 5
 PG_MIN_CONNECT_TIMEOUT = 2
 # SQLite: how long a writer waits for another process's write lock (a CLI tick, an import) before failing.
 SQLITE_BUSY_MS = 30_000
+# PostgreSQL: a connection back in the pool for longer than this is pinged before it is used again (see
+# _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -36,11 +40,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _sqlite_pragmas(engine)
         return engine
-    # pool_pre_ping: a connection the server dropped (a restart, a failover) is replaced at check-out, so
-    # the first request after an outage works instead of failing on a dead socket.
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    engine = create_engine(url, pool_size=10, max_overflow=10, **kwargs)
     _pg_connect_timeout(engine)
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A connection the server dropped (a restart, a failover) is replaced at check-out, so the first request
+    after an outage works instead of failing on a dead socket; but only a connection that sat idle is pinged.
+
+    ``pool_pre_ping`` pings at every check-out: under load that is a round trip and ~0.2 ms of CPU on each
+    transaction, for connections used a millisecond ago. A connection that dies while in use still fails its
+    statement, and SQLAlchemy then invalidates every pooled connection opened before it.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def _pg_connect_timeout(engine: Engine) -> None:
