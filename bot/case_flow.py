@@ -221,11 +221,7 @@ def message_posted(svc: Services, *, user: str, channel_id: str, ts: str, thread
     now = svc.clock()
     try:
         with svc.db.transaction() as session:
-            claim_first(session, delivery, now)
-            room = case_room.room_in_channel(session, channel_id)
-            if room is None:
-                return None
-            return case_room.record_message(session, room, user=user, channel_id=channel_id, ts=ts,
+            return case_room.record_message(session, delivery=delivery, user=user, channel_id=channel_id, ts=ts,
                                             thread_ts=thread_ts, text=unescape_slack(text), permalink=permalink,
                                             now=now, expanded=people.responders)
     except IntegrityError:  # delivered twice at once: the other delivery recorded it

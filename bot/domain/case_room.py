@@ -13,14 +13,15 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, exists, false, insert, literal_column, select, true, update
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from bot.domain.cadence import refresh_summary_of
 from bot.domain.records import add_event, enqueue
-from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent
-from storage.queries import dialect_of, upsert_for
+from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent, Delivery
+from storage.queries import AlreadyDelivered, claim_first, dialect_of, upsert_for
 
 # The statements of the hot path (every message in a case channel), built once on the Core tables and run with
 # parameters: building them with values through the ORM on every message cost more CPU than running them.
@@ -45,6 +46,52 @@ def _insert_once_statement(dialect: str) -> Any:
             .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
                                     index_where=sql_text(ONCE_PER_MESSAGE))
             .returning(EVENTS.c.id))
+
+
+MESSAGE_COLUMNS = ("case_id", "at", "actor", "kind", "text", "permalink", "slack_ts", "channel_id", "thread_ts",
+                   "deleted", "data")
+
+
+@cache
+def _posted_statement() -> Any:
+    """PostgreSQL: a person's message recorded in one statement (a round trip instead of four).
+
+    Data-modifying CTEs: claim the event id (``:key``; NULL claims nothing), find the channel's case unless the
+    claim was taken, insert the message unless (kind, channel, ts) is recorded, touch the case if it was. The
+    row(s) say whether the claim held, the case and its summary, the new event's id, and the departments still
+    to answer (one row each), so a first answer needs no query of its own.
+    """
+    deliveries: Table = Delivery.__table__  # type: ignore[assignment]
+    # Parameters are named "m_…": a parameter named as a column of ``cases`` (channel_id…) would be taken by
+    # SQLAlchemy as a value to SET in the touch's UPDATE.
+    key, now = bindparam("m_key", type_=deliveries.c.key.type), bindparam("m_now", type_=EVENTS.c.at.type)
+    channel = bindparam("m_channel_id", type_=CASES.c.channel_id.type)
+    claim = (postgresql.insert(deliveries)
+             .from_select(["key", "received_at"], select(key, now).where(key.is_not(None)))
+             .on_conflict_do_nothing(index_elements=["key"]).returning(deliveries.c.key).cte("claim"))
+    claimed = key.is_(None) | exists(select(claim.c.key))
+    room = (select(CASES.c.id, CASES.c.summary_ts)
+            .where(CASES.c.channel_id == channel, claimed).cte("room"))
+    # constants as SQL literals: a bound literal's value is lost when a cached statement runs with parameters
+    values = {"case_id": room.c.id, "at": now, "kind": literal_column("'message'"), "deleted": false(),
+              "channel_id": channel}
+    recorded = (postgresql.insert(EVENTS)
+                .from_select(MESSAGE_COLUMNS, select(*(values.get(name) if name in values else
+                                                       bindparam(f"m_{name}", type_=EVENTS.c[name].type)
+                                                       for name in MESSAGE_COLUMNS)))
+                .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
+                                        index_where=sql_text(ONCE_PER_MESSAGE))
+                .returning(EVENTS.c.id, EVENTS.c.case_id).cte("recorded"))
+    touched = (update(CASES).where(CASES.c.id.in_(select(recorded.c.case_id))).values(updated_at=now)
+               .returning(CASES.c.id).cte("touched"))
+    base = select(claimed.label("claimed")).subquery("base")
+    return (select(base.c.claimed, room.c.id, room.c.summary_ts, select(recorded.c.id).scalar_subquery(),
+                   exists(select(touched.c.id)), DEPARTMENTS.c.id, DEPARTMENTS.c.department, DEPARTMENTS.c.heads,
+                   DEPARTMENTS.c.deputies)
+            .select_from(base.outerjoin(room, true()).outerjoin(
+                DEPARTMENTS, and_(DEPARTMENTS.c.case_id == room.c.id, DEPARTMENTS.c.answered_at.is_(None))))
+            .order_by(DEPARTMENTS.c.id))
+
 
 NUDGE_BATCH = 500
 
@@ -114,8 +161,8 @@ def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
 
 def record_message(
     session: Session,
-    room: Room,
     *,
+    delivery: str | None,
     user: str,
     channel_id: str,
     ts: str,
@@ -125,29 +172,50 @@ def record_message(
     now: datetime,
     expanded: Mapping[str, Iterable[str]],
 ) -> list[str] | None:
-    """Record a person's message; returns the departments it answered, or None if already recorded.
+    """Record a person's message; returns the departments it answered, or None when the channel is no case's
+    or the message was recorded before. ``delivery`` (an event id) is claimed first: AlreadyDelivered if taken.
 
-    Core statements, without the ORM's unit of work: most messages are neither first answers nor repeats and
-    need one INSERT and one UPDATE; a first answer marks its departments answered in one UPDATE, which
-    checks that they still were not (two heads answering at once: one of them answered).
+    Core statements, without the ORM's unit of work. On PostgreSQL the claim, the case, the insert and the
+    case's touch are one statement (each statement is a round trip to the server, and this is every message
+    in a case channel); on SQLite, where a statement is a function call, they run one after the other. Most
+    messages are neither first answers nor repeats; a first answer marks its departments answered in one
+    UPDATE, which checks that they still were not (two heads answering at once: one of them answered).
     """
-    inserted = _insert_once(session, {
-        "case_id": room.case_id, "at": now, "actor": user, "kind": "message", "text": text, "permalink": permalink,
-        "slack_ts": ts, "channel_id": channel_id, "thread_ts": thread_ts if thread_ts != ts else None,
-        "deleted": False, "data": None})  # data as add_event writes it (JSON null)
-    if inserted is None:
-        return None
+    values = {"actor": user, "text": text, "permalink": permalink, "slack_ts": ts, "channel_id": channel_id,
+              "thread_ts": thread_ts if thread_ts != ts else None, "data": None}  # data as add_event writes it
+    if dialect_of(session) == "postgresql":
+        rows = session.execute(_posted_statement(), {
+            f"m_{name}": value for name, value in {"key": delivery, "now": now, **values}.items()}).all()
+        claimed, case_id, summary_ts, event_id = rows[0][:4]
+        if not claimed:
+            raise AlreadyDelivered(str(delivery))
+        if case_id is None or event_id is None:
+            return None
+        room = Room(case_id, summary_ts, tuple(Waiting(*row[5:]) for row in rows if row[5] is not None))
+    else:
+        claim_first(session, delivery, now)
+        found = room_in_channel(session, channel_id)
+        if found is None or _insert_once(session, {
+                **values, "case_id": found.case_id, "at": now, "kind": "message", "deleted": False}) is None:
+            return None
+        room = found
+        session.execute(TOUCH, {"case": room.case_id, "now": now})
+    return _answer(session, room, user=user, ts=ts, now=now, expanded=expanded)
+
+
+def _answer(session: Session, room: Room, *, user: str, ts: str, now: datetime,
+            expanded: Mapping[str, Iterable[str]]) -> list[str]:
+    """The departments this new message answers, marked answered, with their event and the summary's refresh."""
     answering = [d.id for d in room.waiting if user in responders(d, expanded)]
-    answered: list[str] = []
-    if answering:
-        rows = session.execute(ANSWER, {"ids": answering, "user": user, "now": now}).all()
-        answered = [name for _, name in sorted(rows)]  # in the order they were asked, as the case lists them
+    if not answering:
+        return []
+    rows = session.execute(ANSWER, {"ids": answering, "user": user, "now": now}).all()
+    answered = [name for _, name in sorted(rows)]  # in the order they were asked, as the case lists them
     if answered:
         event_id = session.execute(RESPONDED, {
             "case_id": room.case_id, "at": now, "actor": user, "kind": "department_responded", "deleted": False,
             "data": {"departments": answered, "ts": ts}}).scalar_one()
         refresh_summary_of(session, room.case_id, room.summary_ts, now, f"responded:{event_id}")
-    session.execute(TOUCH, {"case": room.case_id, "now": now})
     return answered
 
 
