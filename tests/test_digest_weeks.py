@@ -516,6 +516,19 @@ def test_a_p1_opened_exactly_attention_after_before_the_end_is_not_listed(db: Da
     assert read(db, W47, team_config)["attention"]["p1_open_long"] == []
 
 
+def test_without_a_digest_schedule_p1s_need_attention_after_the_default_3_days(db: Database,
+                                                                             team: dict[str, Any]) -> None:
+    """The CLI and /advocacy digest show the figures even when no weekly post is configured."""
+    team.pop("digest", None)
+    config = parse_config(team)
+    assert config.digest is None
+    with db.transaction() as session:
+        acme = customer(session, "Acme")
+        case(session, 1, acme, t(4) - TICK, severity="p1")
+        case(session, 2, acme, t(4) + TICK, severity="p1")
+    assert read(db, W47, config)["attention"]["p1_open_long"] == [ref(1, "p1")]
+
+
 # ---------------------------------------------------------------- 4. week boundaries in the team's zone
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.config import TeamConfig
+from bot.config import Digest, TeamConfig
 from bot.domain import metrics
 from bot.domain.weeks import Week
 from storage.models import Case, CheckIn, Customer, CustomerStatusChange, Feedback, Reminder
@@ -96,8 +96,9 @@ def _case(case: Case) -> dict[str, Any]:
 def attention(session: Session, week: Week, config: TeamConfig, *, now: datetime | None = None) -> dict[str, Any]:
     """What needs leadership's attention at the end of the week, with the cases and customers to act on."""
     start, end = bounds(week, config, now)
-    after = config.digest.attention_after if config.digest else None
-    long_p1 = [] if after is None else metrics.open_cases(
+    # Without a digest schedule the figures are still asked for (the CLI, /advocacy digest): its default applies.
+    after = (config.digest or Digest()).attention_after
+    long_p1 = metrics.open_cases(
         session, end, Case.severity == "p1", Case.created_at < end - after, order_by=[Case.created_at])
     escalated = session.scalars(select(Case).where(Case.id.in_(select(Reminder.case_id).where(
         Reminder.step == "leadership", Reminder.status == "fired", Reminder.fire_at >= start,
