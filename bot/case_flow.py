@@ -210,10 +210,11 @@ def _permalink(svc: Services, channel_id: str, ts: str, thread_ts: str | None) -
 
 
 def message_posted(svc: Services, *, user: str, channel_id: str, ts: str, thread_ts: str | None,
-                   text: str, delivery: str | None = None) -> list[str] | None:
+                   text: str, delivery: str | None = None) -> case_room.Posted | None:
     """A person's message in a case channel: on the timeline; from a head or deputy, a response.
 
-    Returns the departments it answered, or None when the channel is no case's or it was recorded before.
+    Returns its case's number and the departments it answered, or None when the channel is no case's or it
+    was recorded before.
     ``delivery`` (an event id) is claimed first in the same transaction (AlreadyDelivered if it was before).
     """
     people = team(svc)

@@ -40,6 +40,8 @@ _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _CALLBACK_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,48}")
 # Case channels are named case-<number>-<customer> (jobs/case_setup.py): the number is free to read.
 _CASE_CHANNEL = re.compile(r"case-(\d+)(?:-|$)")
+# Events carry no channel name: their listener puts the case's number in the request context under this key.
+CASE = "case_number"
 
 
 class Metrics:
@@ -198,8 +200,12 @@ def classify(body: dict[str, Any], context: dict[str, Any] | None = None) -> Sla
         team=_str(context.get("team_id")),
         user=_str(context.get("user_id")),
         channel=_str(context.get("channel_id")),
-        case=int(found.group(1)) if found else None,
+        case=int(found.group(1)) if found else _number(context.get(CASE)),
     )
+
+
+def _number(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def outcome_of(status: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -84,8 +85,15 @@ def snooze_reminder(svc: Services, *, user: str, reminder_id: int, tomorrow: boo
         return f":zzz: Snoozed until {slack_date(until)}. The update stays due {slack_date(reminder.due_at)}."
 
 
+class Reacted(NamedTuple):
+    """A reaction that answered a reminder: its case's number and what it did (updated, snoozed)."""
+
+    case_number: int
+    outcome: str
+
+
 def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
-                       delivery: str | None = None) -> str | None:
+                       delivery: str | None = None) -> Reacted | None:
     """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. What happened, or None.
 
     Only the owner or an advocate counts (a head's ✅ is not a customer update); other reactions,
@@ -109,11 +117,11 @@ def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, re
         if not may_answer(user, case, team):
             return None
         if name == SNOOZE:
-            return "snoozed" if snooze(session, reminder, case, by=user, until=now + timedelta(hours=1),
-                                       now=now) else None
+            snoozed = snooze(session, reminder, case, by=user, until=now + timedelta(hours=1), now=now)
+            return Reacted(case.number, "snoozed") if snoozed else None
         record_customer_update(session, case, by=user, text=None, via="unspecified", source="reaction", at=now,
                                config=svc.config, announce=False)
-        return "updated"
+        return Reacted(case.number, "updated")
 
 
 def update_modal_context(reminder_id: int) -> str:

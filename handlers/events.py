@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot import case_flow, update_flow
+from bot.observability import CASE
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,14 @@ def register(app: App, svc: Services) -> None:
             if event.get("deleted_ts"):
                 case_flow.message_deleted(svc, channel_id=channel, ts=event["deleted_ts"], delivery=delivery)
         elif subtype in PEOPLE_SUBTYPES and event.get("user") and not event.get("bot_id") and event.get("ts"):
-            answered = case_flow.message_posted(svc, user=event["user"], channel_id=channel, ts=event["ts"],
-                                                thread_ts=event.get("thread_ts"), text=event.get("text") or "",
-                                                delivery=delivery)
-            if answered:
-                log.info("departments %s answered in %s", ",".join(answered), channel)
-                svc.kick()
+            posted = case_flow.message_posted(svc, user=event["user"], channel_id=channel, ts=event["ts"],
+                                              thread_ts=event.get("thread_ts"), text=event.get("text") or "",
+                                              delivery=delivery)
+            if posted is not None:
+                context[CASE] = posted.case_number  # for the request's log line (bot/observability.py)
+                if posted.answered:
+                    log.info("departments %s answered in case #%s", ",".join(posted.answered), posted.case_number)
+                    svc.kick()
 
     @app.event("pin_added")
     def pin_added(event: dict[str, Any]) -> None:
@@ -69,8 +72,9 @@ def register(app: App, svc: Services) -> None:
         outcome = update_flow.answer_by_reaction(svc, user=str(event.get("user")), channel_id=item["channel"],
                                                  ts=item["ts"], reaction=str(event.get("reaction") or ""),
                                                  delivery=delivery)
-        if outcome:
-            log.info("reminder in %s answered by a reaction: %s", item["channel"], outcome)
+        if outcome is not None:
+            context[CASE] = outcome.case_number
+            log.info("reminder of case #%s answered by a reaction: %s", outcome.case_number, outcome.outcome)
             svc.kick()
 
     @app.event("tokens_revoked")

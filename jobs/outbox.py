@@ -12,6 +12,7 @@ and no row runs until the token works again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,9 +22,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from bot.logs import FIELDS
 from bot.services import Services
 from bot.slack_client import AUTH_ERRORS, auth_rejection, is_transient, retry_after, slack_error
-from storage.models import OutboxItem
+from storage.models import Case, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class Item:
     attempts: int
     created_at: datetime
     now: datetime  # handlers use this, never the wall clock: rows they add are due within this run
+    case_number: int | None = None  # for the log line
 
 
 @dataclass
@@ -162,7 +165,8 @@ def claim(session: Session, *, now: datetime, worker: str, limit: int = 10) -> l
     ids = list(session.execute(_CLAIM, params).scalars())
     if not ids:
         return []
-    rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id))
+    rows = session.execute(select(OutboxItem, Case.number).outerjoin(Case, Case.id == OutboxItem.case_id)
+                           .where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)).all()
     return [
         Item(
             id=row.id,
@@ -173,8 +177,9 @@ def claim(session: Session, *, now: datetime, worker: str, limit: int = 10) -> l
             attempts=row.attempts,
             created_at=row.created_at,
             now=now,
+            case_number=number,
         )
-        for row in rows
+        for row, number in rows
     ]
 
 
@@ -216,9 +221,29 @@ def _release(ctx: Services, items: list[Item], *, worker: str) -> None:
         )
 
 
+# Slack ids an effect's result may name, for its log line
+_RESULT_IDS = ("channel", "ts", "file_id")
+
+
 def run_item(ctx: Services, item: Item, *, worker: str) -> str:
     """Perform one claimed row. Returns its new status: done, pending (retry), deferred, failed, cancelled, or
-    held (Slack rejected the token: nothing more runs until it works again)."""
+    held (Slack rejected the token: nothing more runs until it works again). One log line per run, with the
+    case number and the Slack ids the effect reported."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {}
+    status = _run_item(ctx, item, worker=worker, result=result)
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    fields: dict[str, Any] = {"outbox_item": item.id, "effect": item.kind, "status": status, "attempt": item.attempts,
+                              "duration_ms": ms}
+    if item.case_number is not None:
+        fields["case"] = item.case_number
+    fields.update({key: result[key] for key in _RESULT_IDS if isinstance(result.get(key), str)})
+    described = "".join(f" {key} {value}" for key, value in fields.items() if key in ("case", *_RESULT_IDS))
+    log.info("outbox %s #%s: %s in %.0f ms%s", item.kind, item.id, status, ms, described, extra={FIELDS: fields})
+    return status
+
+
+def _run_item(ctx: Services, item: Item, *, worker: str, result: dict[str, Any]) -> str:
     db, now = ctx.db, item.now
     handler = _HANDLERS.get(item.kind)
     rejected_before, _ = auth_rejection()
@@ -226,6 +251,7 @@ def run_item(ctx: Services, item: Item, *, worker: str) -> str:
         if handler is None:
             raise PermanentFailure("unknown_effect", f"no handler for {item.kind}")
         outcome = handler(ctx, item)
+        result.update(outcome.result or {})
     except (SlackApiError, PermanentFailure) as exc:
         error = slack_error(exc) if isinstance(exc, SlackApiError) else exc.error
         if error in AUTH_ERRORS:

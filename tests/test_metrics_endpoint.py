@@ -182,3 +182,35 @@ def test_metrics_tick_with_a_failing_job_counts_an_error(bot: Bot, monkeypatch: 
     samples = scrape(bot)
     assert value(samples, "advocacy_tick_runs_total", outcome="error") == 1
     assert value(samples, "advocacy_tick_seconds_count") == 1
+
+
+def test_event_lines_and_effect_runs_carry_the_case_number_and_slack_ids(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    """Events name only a channel id: the listener tells the request's line which case it was about; every
+    outbox run (channel created, reminder posted…) logs one line with its case and the Slack ids it made."""
+    with caplog.at_level(logging.INFO):
+        escalate(bot, "Acme: refund stuck p1")
+        wait_until(lambda: setup_settled(bot.db), message="the case set-up")
+        [case] = all_cases(bot.db)
+        channel = case.channel_id or ""
+        assert bot.driver.say("U10BILL", channel, "Looking at the refund")[1].status == 200
+        bot.clock.advance(hours=2)
+        tick(bot.svc, bot.clock())
+        wait_until(lambda: all(i.status != "pending" or i.due_at > bot.clock() for i in outbox(bot.db)),
+                   message="the outbox to drain")
+        reminder = next(m for m in bot.standin.messages(channel)
+                        if str((m.metadata or {}).get("event_payload", {}).get("key", "")).endswith("overdue"))
+        assert bot.driver.react("U01ADV", channel, reminder.ts, "white_check_mark").status == 200
+        assert bot.driver.react("U40OTHER", channel, reminder.ts, "tada").status == 200  # answers nothing
+    requests = [r.fields for r in caplog.records if r.name == "bot.web"]  # type: ignore[attr-defined]
+    reply = next(f for f in requests if f["name"] == "message")
+    assert (reply["case"], reply["channel"], reply["user"]) == (case.number, channel, "U10BILL")
+    check, tada = [f for f in requests if f["name"] == "reaction_added"]
+    assert (check["case"], check["user"]) == (case.number, "U01ADV") and "case" not in tada
+    runs = [r for r in caplog.records if r.name == "jobs.outbox" and "effect" in getattr(r, "fields", {})]
+    created = next(r for r in runs if r.fields["effect"] == "case.create_channel")  # type: ignore[attr-defined]
+    assert created.fields["case"] == case.number and created.fields["channel"] == channel  # type: ignore[attr-defined]
+    assert created.fields["status"] == "done"  # type: ignore[attr-defined]
+    posted = next(r for r in runs if r.fields["effect"] == "reminder.post")  # type: ignore[attr-defined]
+    assert posted.fields["ts"] == reminder.ts and posted.fields["case"] == case.number  # type: ignore[attr-defined]
+    assert f"case {case.number} channel {channel} ts {reminder.ts}" in posted.getMessage()

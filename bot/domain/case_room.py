@@ -28,8 +28,8 @@ from storage.queries import AlreadyDelivered, claim_first, dialect_of, upsert_fo
 CASES: Table = Case.__table__  # type: ignore[assignment]
 DEPARTMENTS: Table = CaseDepartment.__table__  # type: ignore[assignment]
 EVENTS: Table = CaseEvent.__table__  # type: ignore[assignment]
-ROOM = (select(CASES.c.id, CASES.c.summary_ts, DEPARTMENTS.c.id, DEPARTMENTS.c.department, DEPARTMENTS.c.heads,
-               DEPARTMENTS.c.deputies)
+ROOM = (select(CASES.c.id, CASES.c.summary_ts, CASES.c.number, DEPARTMENTS.c.id, DEPARTMENTS.c.department,
+               DEPARTMENTS.c.heads, DEPARTMENTS.c.deputies)
         .outerjoin(DEPARTMENTS, and_(DEPARTMENTS.c.case_id == CASES.c.id, DEPARTMENTS.c.answered_at.is_(None)))
         .where(CASES.c.channel_id == bindparam("channel_id")).order_by(DEPARTMENTS.c.id))
 ANSWER = (update(DEPARTMENTS)
@@ -70,7 +70,7 @@ def _posted_statement() -> Any:
              .from_select(["key", "received_at"], select(key, now).where(key.is_not(None)))
              .on_conflict_do_nothing(index_elements=["key"]).returning(deliveries.c.key).cte("claim"))
     claimed = key.is_(None) | exists(select(claim.c.key))
-    room = (select(CASES.c.id, CASES.c.summary_ts)
+    room = (select(CASES.c.id, CASES.c.summary_ts, CASES.c.number)
             .where(CASES.c.channel_id == channel, claimed).cte("room"))
     # constants as SQL literals: a bound literal's value is lost when a cached statement runs with parameters
     values = {"case_id": room.c.id, "at": now, "kind": literal_column("'message'"), "deleted": false(),
@@ -85,7 +85,8 @@ def _posted_statement() -> Any:
     touched = (update(CASES).where(CASES.c.id.in_(select(recorded.c.case_id))).values(updated_at=now)
                .returning(CASES.c.id).cte("touched"))
     base = select(claimed.label("claimed")).subquery("base")
-    return (select(base.c.claimed, room.c.id, room.c.summary_ts, select(recorded.c.id).scalar_subquery(),
+    return (select(base.c.claimed, room.c.id, room.c.summary_ts, room.c.number,
+                   select(recorded.c.id).scalar_subquery(),
                    exists(select(touched.c.id)), DEPARTMENTS.c.id, DEPARTMENTS.c.department, DEPARTMENTS.c.heads,
                    DEPARTMENTS.c.deputies)
             .select_from(base.outerjoin(room, true()).outerjoin(
@@ -136,7 +137,15 @@ class Room:
 
     case_id: int
     summary_ts: str | None
+    number: int
     waiting: tuple[Waiting, ...]
+
+
+class Posted(NamedTuple):
+    """A message recorded on a case's timeline: the case's number, and the departments it answered."""
+
+    case_number: int
+    answered: list[str]
 
 
 def room_in_channel(session: Session, channel_id: str | None) -> Room | None:
@@ -147,7 +156,7 @@ def room_in_channel(session: Session, channel_id: str | None) -> Room | None:
     rows = session.execute(ROOM, {"channel_id": channel_id}).all()
     if not rows:
         return None
-    return Room(rows[0][0], rows[0][1], tuple(Waiting(*row[2:]) for row in rows if row[2] is not None))
+    return Room(rows[0][0], rows[0][1], rows[0][2], tuple(Waiting(*row[3:]) for row in rows if row[3] is not None))
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
@@ -171,8 +180,9 @@ def record_message(
     permalink: str | None,
     now: datetime,
     expanded: Mapping[str, Iterable[str]],
-) -> list[str] | None:
-    """Record a person's message; returns the departments it answered, or None when the channel is no case's
+) -> Posted | None:
+    """Record a person's message; returns its case's number and the departments it answered, or None when the
+    channel is no case's
     or the message was recorded before. ``delivery`` (an event id) is claimed first: AlreadyDelivered if taken.
 
     Core statements, without the ORM's unit of work. On PostgreSQL the claim, the case, the insert and the
@@ -186,12 +196,12 @@ def record_message(
     if dialect_of(session) == "postgresql":
         rows = session.execute(_posted_statement(), {
             f"m_{name}": value for name, value in {"key": delivery, "now": now, **values}.items()}).all()
-        claimed, case_id, summary_ts, event_id = rows[0][:4]
+        claimed, case_id, summary_ts, number, event_id = rows[0][:5]
         if not claimed:
             raise AlreadyDelivered(str(delivery))
         if case_id is None or event_id is None:
             return None
-        room = Room(case_id, summary_ts, tuple(Waiting(*row[5:]) for row in rows if row[5] is not None))
+        room = Room(case_id, summary_ts, number, tuple(Waiting(*row[6:]) for row in rows if row[6] is not None))
     else:
         claim_first(session, delivery, now)
         found = room_in_channel(session, channel_id)
@@ -200,7 +210,7 @@ def record_message(
             return None
         room = found
         session.execute(TOUCH, {"case": room.case_id, "now": now})
-    return _answer(session, room, user=user, ts=ts, now=now, expanded=expanded)
+    return Posted(room.number, _answer(session, room, user=user, ts=ts, now=now, expanded=expanded))
 
 
 def _answer(session: Session, room: Room, *, user: str, ts: str, now: datetime,
