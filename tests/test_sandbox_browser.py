@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from bot.sandbox.demo import ADA, BILL, LEO, RITA
+from bot.sandbox.demo import ADA, BILL, LEO, RITA, SAM
 from bot.sandbox.workspace import Workspace
+from storage.models import Case, CheckIn, Customer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -235,4 +237,108 @@ def test_the_home_tab_and_the_person_switcher_show_each_persons_view(browser: Br
     page.click('#sidebar [data-channel="home"]')
     expect(page.locator("#messages .home")).to_contain_text("Globex")
     b.shot("home")
+    b.no_console_errors()
+
+
+def test_a_message_shortcut_escalates_through_the_modal_and_the_bookmark_leads_back(browser: Browser) -> None:
+    """The ⋯ "Escalate this message" shortcut, the modal's multi select and external select (block_suggestion),
+    then the case channel's bookmark to the source message, opened inside the page."""
+    b, page, expect, ws = browser, browser.page, browser.expect, browser.ws
+    b.act_as(LEO)
+    b.open("general")
+    source = b.message("Initech just called me")
+    source_ts = source.get_attribute("data-ts")
+    source.hover()
+    source.locator(".more-actions").click()
+    page.click('#popover [data-shortcut="escalate_message"]')
+    modal = page.locator(".modal")
+    expect(modal.locator(".modal-title")).to_have_text("Escalate")
+    expect(modal.locator('.input-block[data-block-id="summary"] textarea')).to_have_value(
+        re.compile(r"^Initech just called me: their shipment is late"))
+
+    modal.locator('.input-block[data-block-id="customer"] .input').fill("Hooli")
+    modal.locator('.input-block[data-block-id="departments"] select').select_option(["billing", "logistics"])
+    zone = modal.locator('.input-block[data-block-id="timezone"]')
+    zone.locator("input").press_sequentially("los ang")  # typed: block_suggestion, the bot's options appear
+    expect(zone.locator(".suggestion")).to_have_text(["America/Los_Angeles"])
+    b.shot("timezone-options")
+    zone.locator(".suggestion").click()
+    expect(zone.locator(".suggestions")).to_be_hidden()
+    expect(zone.locator("input")).to_have_value("America/Los_Angeles")
+    b.shot("escalate-form")
+    modal.locator(".modal-submit").click()
+    expect(modal).to_have_count(0)
+    expect(page.locator("#messages .msg.ephemeral", has_text="is open in #case-1-hooli")).to_be_visible()
+
+    # The case channel: the chosen heads are in it, and the bookmarks bar links to the source message.
+    b.open("case-1-hooli")
+    summary = b.message("Case #1 · Hooli")
+    expect(summary.locator(".pinned")).to_be_visible()
+    for head in ("@bill", "@sam"):
+        expect(summary.locator(".mention", has_text=head).first).to_be_visible()
+    bookmark = page.locator("#bookmarks .bookmark")
+    expect(page.locator("#bookmarks")).to_be_visible()
+    expect(bookmark).to_have_text("🔖 Original message")  # one bookmark, a link (not "[object …]" text)
+    b.shot("bookmark")
+
+    with ws.db.transaction() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.customer.name == "Hooli" and case.customer.timezone == "America/Los_Angeles"
+        assert sorted(d.department for d in case.departments) == ["billing", "logistics"]
+        assert (case.source_channel_id, case.source_ts) == ("C0GENERAL", source_ts)
+        channel_id = case.channel_id or ""
+    room = ws.standin.channel(channel_id)
+    assert room is not None and {LEO, BILL, SAM} <= set(room.members)
+    [saved] = ws.standin.bookmarks(channel_id)
+    assert saved["link"].endswith(f"/archives/C0GENERAL/p{(source_ts or '').replace('.', '')}")
+
+    # The bookmark opens the permalink in the page: #general, with the source message highlighted in view.
+    bookmark.click()
+    expect(page.locator("#channel-name")).to_have_text("general")
+    shown = page.locator(f'#messages .msg[data-ts="{source_ts}"]')
+    expect(shown).to_have_class(re.compile(r"\bhighlight\b"))
+    expect(shown).to_be_in_viewport()
+    b.shot("permalink")
+    b.no_console_errors()
+
+
+def test_the_bots_dm_shows_a_check_in_prompt_and_its_button_snoozes_it(browser: Browser) -> None:
+    """Days pass on the clock: the check-in prompt arrives in Ada's DM (the sidebar's Direct messages), and
+    its Block Kit button, clicked, snoozes the check-in: the prompt is edited to say so."""
+    b, page, expect, ws = browser, browser.page, browser.expect, browser.ws
+    b.act_as(ADA)
+    b.open("general")
+    page.fill("#composer-text", "/ca")  # typing a command lists the app's matching commands
+    expect(page.locator("#command-hints .hint-item")).to_have_count(1)
+    expect(page.locator("#command-hints .hint-item b")).to_have_text("/case")
+    page.fill("#composer-text", "")
+    expect(page.locator("#command-hints")).to_be_hidden()
+    dms = page.locator('#sidebar .section-title:has-text("Direct messages") + ul')
+    expect(dms.locator(".empty")).to_have_text("No messages from the bot yet")
+    for kind in ("day", "day", "day", "monday"):  # due in 3 days; sent in the advocate's business hours
+        before = page.locator("#toasts .toast", has_text="Tick at").count()
+        page.click(f'[data-jump="{kind}"]')
+        expect(page.locator("#toasts .toast", has_text="Tick at")).to_have_count(before + 1)
+    dm = dms.locator("a.channel")
+    expect(dm).to_have_count(1)
+    bot_name = ws.standin.user_name(ws.standin.bot_user_id)
+    expect(dm).to_contain_text(bot_name)
+    dm.click()
+    expect(page.locator("#channel-name")).to_have_text(bot_name)
+    expect(page.locator("#composer")).to_be_hidden()  # the app's Messages tab is read-only
+    expect(page.locator("#composer-note")).to_contain_text("turned off")
+    prompt = b.message("Time to check in with")
+    expect(prompt.locator("b", has_text="Acme Corp").first).to_be_visible()
+    expect(prompt.locator("button", has_text="Log check-in")).to_be_visible()
+    b.shot("check-in-dm")
+
+    prompt.locator('button[data-action-id="checkin_snooze"]').click()
+    expect(prompt).to_contain_text("Snoozed until")
+    expect(prompt.locator(".edited")).to_be_visible()
+    b.shot("snoozed")
+
+    with ws.db.transaction() as session:
+        checkin = session.scalars(select(CheckIn).join(Customer, CheckIn.customer_id == Customer.id)
+                                  .where(Customer.name == "Acme Corp")).one()
+        assert checkin.status == "scheduled" and checkin.snoozed_until is not None
     b.no_console_errors()

@@ -334,7 +334,7 @@ function drawChannel() {
       h("div", { class: "topic" }, channel.im ? `Your messages from ${S.data.bot.name}` : mrkdwn(channel.topic || "", context())),
       h("div", { class: "counts" }, channel.im ? "" : `👥 ${channel.members.length}`,
         channel.pins.length ? ` · 📌 ${channel.pins.length} pinned` : ""));
-    clear($("bookmarks")).append(channel.bookmarks.map((b) => h("a", {
+    clear($("bookmarks")).append(...channel.bookmarks.map((b) => h("a", {
       href: "#", class: "bookmark", onclick: (e) => { e.preventDefault(); if (!openPermalink(b.link)) window.open(b.link, "_blank", "noopener"); },
     }, "🔖 ", b.title)));
     $("bookmarks").hidden = !channel.bookmarks.length;
@@ -483,7 +483,7 @@ function hints(text) {
   const typed = text.trim();
   const matches = typed.startsWith("/") && !/\s/.test(typed)
     ? Object.entries(S.data.commands).filter(([name]) => name.startsWith(typed)) : [];
-  clear(list).append(matches.map(([name, usage]) => h("button", {
+  clear(list).append(...matches.map(([name, usage]) => h("button", {
     type: "button", class: "hint-item", onclick: () => { $("composer-text").value = `${name} `; $("composer-text").focus(); hints(""); },
   }, h("b", {}, name), " ", usage)));
   list.hidden = !matches.length;
