@@ -221,7 +221,7 @@ def message_posted(svc: Services, *, user: str, channel_id: str, ts: str, thread
     permalink = _permalink(svc, channel_id, ts, thread_ts)
     now = svc.clock()
     try:
-        with svc.db.transaction() as session:
+        with svc.db.one_statement() as session:  # one statement on PostgreSQL (see case_room.record_message)
             return case_room.record_message(session, delivery=delivery, user=user, channel_id=channel_id, ts=ts,
                                             thread_ts=thread_ts, text=unescape_slack(text), permalink=permalink,
                                             now=now, expanded=people.responders)

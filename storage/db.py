@@ -163,6 +163,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: sessions whose statements each commit on their own (see one_statement)
+        self._autocommit = (sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                         expire_on_commit=False) if self.dialect == "postgresql" else None)
         self._writer = WriterLock() if self.dialect == "sqlite" else None
         self._group_commit = GroupCommit(self)
 
@@ -186,6 +189,18 @@ class Database:
         ``urgent`` is for the few writes a person waits for (before an ack): on SQLite they go first.
         """
         with self.writer(urgent=urgent), self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def one_statement(self, *, urgent: bool = False) -> Iterator[Session]:
+        """For work that is a single statement on PostgreSQL: the statement commits on its own, without the
+        BEGIN and COMMIT round trips of a transaction (a single statement is atomic by itself). Never for two
+        statements. On SQLite, an ordinary transaction (its writes queue for the single writer)."""
+        if self._autocommit is None:
+            with self.transaction(urgent=urgent) as session:
+                yield session
+            return
+        with self._autocommit() as session:
             yield session
 
     def insert_now(self, table: Table, row: dict[str, Any]) -> None:

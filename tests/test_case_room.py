@@ -22,6 +22,7 @@ T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
 def team(team: dict[str, Any]) -> dict[str, Any]:
     team["departments"]["billing"]["deputies"] = ["U11DEP"]
     team["departments"]["billing"]["respond_within"] = "2h"
+    team["departments"]["logistics"]["deputies"] = ["S0SHIPDEP"]  # a user group answers for logistics
     return team
 
 
@@ -29,6 +30,7 @@ def team(team: dict[str, Any]) -> dict[str, Any]:
 def room(bot: Bot) -> tuple[Bot, Case]:
     bot.clock.now = T0
     bot.standin.add_user("U11DEP", "dee.deputy")
+    bot.standin.add_usergroup("S0SHIPDEP", "shipping-deputies", ["U10BILL"])
     return bot, open_case(bot, "Acme: refund stuck p1")  # billing (heads U10BILL), owner U01ADV
 
 
@@ -90,6 +92,26 @@ def test_people_messages_become_the_timeline_and_a_heads_reply_is_the_department
 
     # The pinned summary says who answered and when (chat.update, after the ack).
     wait_until(lambda: "answered by <@U10BILL>" in summary_blocks(bot, case), message="the summary to show it")
+
+
+def test_one_message_answers_each_department_its_author_answers_for_in_the_order_asked(
+        room: tuple[Bot, Case]) -> None:
+    """U10BILL heads billing and, through the S0SHIPDEP user group, deputises for logistics: one reply is both
+    departments' response, recorded as one event listing them in the order the case asked them."""
+    bot, _ = room
+    case = open_case(bot, "Initech: refund for a late delivery p1")
+    asked = [d.department for d in sorted(departments(bot, case).values(), key=lambda d: d.id)]
+    assert sorted(asked) == ["billing", "logistics"]
+    bot.clock.advance(minutes=3)
+    reply, response = bot.driver.say("U10BILL", case.channel_id or "", "On both", thread_ts=case.summary_ts)
+    assert response.status == 200
+    answered = departments(bot, case)
+    assert {name: (d.answered_by, d.answered_at) for name, d in answered.items()} == {
+        name: ("U10BILL", T0 + timedelta(minutes=3)) for name in asked}
+    [responded] = [e for e in timeline(bot.db, case.id) if e.kind == "department_responded"]
+    assert (responded.actor, responded.data) == ("U10BILL", {"departments": asked, "ts": reply})
+    wait_until(lambda: summary_blocks(bot, case).count("answered by <@U10BILL>") == 2,
+               message="the summary to show both answers")
 
 
 def test_edits_deletes_and_what_is_not_a_persons_message(room: tuple[Bot, Case]) -> None:

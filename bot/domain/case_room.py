@@ -13,14 +13,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, and_, bindparam, exists, false, insert, literal_column, select, true, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from bot.domain.cadence import refresh_summary_of
 from bot.domain.records import add_event, enqueue
-from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent, Delivery
+from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent
 from storage.queries import AlreadyDelivered, claim_first, dialect_of, upsert_for
 
 # The statements of the hot path (every message in a case channel), built once on the Core tables and run with
@@ -48,50 +47,57 @@ def _insert_once_statement(dialect: str) -> Any:
             .returning(EVENTS.c.id))
 
 
-MESSAGE_COLUMNS = ("case_id", "at", "actor", "kind", "text", "permalink", "slack_ts", "channel_id", "thread_ts",
-                   "deleted", "data")
+# PostgreSQL: a person's message recorded in one statement, run on its own (it commits itself): a round trip
+# instead of six (BEGIN, claim, case, insert, touch, COMMIT). Data-modifying CTEs: claim the event id (NULL
+# claims nothing); find the channel's case unless the claim was taken; insert the message unless (kind, channel,
+# ts) is recorded; if it was inserted, touch the case and mark answered the departments still waiting that this
+# person answers for (a head or deputy as asked, or a member of a department's expanded user groups: :groups),
+# in one UPDATE that skips a department another head answered meanwhile; then the department_responded event
+# and the pinned summary's refresh, as ``add_event`` and ``refresh_summary_of`` write them.
+_POSTED_SQL = f"""
+WITH claim AS (
+    INSERT INTO deliveries (key, received_at)
+    SELECT CAST(:key AS varchar), :now WHERE CAST(:key AS varchar) IS NOT NULL
+    ON CONFLICT (key) DO NOTHING RETURNING key
+), room AS (
+    SELECT id, number, summary_ts FROM cases
+    WHERE channel_id = :channel_id AND (CAST(:key AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim))
+), recorded AS (
+    INSERT INTO case_events (case_id, at, actor, kind, text, permalink, slack_ts, channel_id, thread_ts, deleted, data)
+    SELECT id, :now, :user, 'message', CAST(:text AS text), CAST(:permalink AS text), CAST(:ts AS varchar),
+           :channel_id, CAST(:thread_ts AS varchar), false, 'null'::json
+    FROM room
+    ON CONFLICT (kind, channel_id, slack_ts) WHERE {ONCE_PER_MESSAGE} DO NOTHING
+    RETURNING id, case_id
+), touched AS (
+    UPDATE cases SET updated_at = :now WHERE id IN (SELECT case_id FROM recorded)
+), answered AS (
+    UPDATE case_departments SET answered_by = :user, answered_at = :now, nudge_at = NULL
+    WHERE case_id IN (SELECT case_id FROM recorded) AND answered_at IS NULL
+      AND (heads::jsonb @> jsonb_build_array(CAST(:user AS text))
+           OR COALESCE(deputies::jsonb, '[]'::jsonb) @> jsonb_build_array(CAST(:user AS text))
+           OR department = ANY(CAST(:groups AS varchar[])))
+    RETURNING id, case_id, department
+), responded AS (
+    INSERT INTO case_events (case_id, at, actor, kind, deleted, data)
+    SELECT min(case_id), :now, :user, 'department_responded', false,
+           json_build_object('departments', json_agg(department ORDER BY id), 'ts', CAST(:ts AS text))
+    FROM answered HAVING count(*) > 0
+    RETURNING id, case_id
+), refreshed AS (
+    INSERT INTO outbox (key, kind, case_id, payload, status, due_at, attempts, created_at)
+    SELECT 'summary:' || responded.case_id || ':responded:' || responded.id, 'case.refresh_summary',
+           responded.case_id, '{{}}'::json, 'pending', :now, 0, :now
+    FROM responded JOIN room ON room.id = responded.case_id WHERE room.summary_ts IS NOT NULL
+)
+SELECT CAST(:key AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim), (SELECT number FROM room),
+       (SELECT id FROM recorded), (SELECT array_agg(department ORDER BY id) FROM answered)
+"""
 
 
 @cache
 def _posted_statement() -> Any:
-    """PostgreSQL: a person's message recorded in one statement (a round trip instead of four).
-
-    Data-modifying CTEs: claim the event id (``:key``; NULL claims nothing), find the channel's case unless the
-    claim was taken, insert the message unless (kind, channel, ts) is recorded, touch the case if it was. The
-    row(s) say whether the claim held, the case and its summary, the new event's id, and the departments still
-    to answer (one row each), so a first answer needs no query of its own.
-    """
-    deliveries: Table = Delivery.__table__  # type: ignore[assignment]
-    # Parameters are named "m_…": a parameter named as a column of ``cases`` (channel_id…) would be taken by
-    # SQLAlchemy as a value to SET in the touch's UPDATE.
-    key, now = bindparam("m_key", type_=deliveries.c.key.type), bindparam("m_now", type_=EVENTS.c.at.type)
-    channel = bindparam("m_channel_id", type_=CASES.c.channel_id.type)
-    claim = (postgresql.insert(deliveries)
-             .from_select(["key", "received_at"], select(key, now).where(key.is_not(None)))
-             .on_conflict_do_nothing(index_elements=["key"]).returning(deliveries.c.key).cte("claim"))
-    claimed = key.is_(None) | exists(select(claim.c.key))
-    room = (select(CASES.c.id, CASES.c.summary_ts, CASES.c.number)
-            .where(CASES.c.channel_id == channel, claimed).cte("room"))
-    # constants as SQL literals: a bound literal's value is lost when a cached statement runs with parameters
-    values = {"case_id": room.c.id, "at": now, "kind": literal_column("'message'"), "deleted": false(),
-              "channel_id": channel}
-    recorded = (postgresql.insert(EVENTS)
-                .from_select(MESSAGE_COLUMNS, select(*(values.get(name) if name in values else
-                                                       bindparam(f"m_{name}", type_=EVENTS.c[name].type)
-                                                       for name in MESSAGE_COLUMNS)))
-                .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
-                                        index_where=sql_text(ONCE_PER_MESSAGE))
-                .returning(EVENTS.c.id, EVENTS.c.case_id).cte("recorded"))
-    touched = (update(CASES).where(CASES.c.id.in_(select(recorded.c.case_id))).values(updated_at=now)
-               .returning(CASES.c.id).cte("touched"))
-    base = select(claimed.label("claimed")).subquery("base")
-    return (select(base.c.claimed, room.c.id, room.c.summary_ts, room.c.number,
-                   select(recorded.c.id).scalar_subquery(),
-                   exists(select(touched.c.id)), DEPARTMENTS.c.id, DEPARTMENTS.c.department, DEPARTMENTS.c.heads,
-                   DEPARTMENTS.c.deputies)
-            .select_from(base.outerjoin(room, true()).outerjoin(
-                DEPARTMENTS, and_(DEPARTMENTS.c.case_id == room.c.id, DEPARTMENTS.c.answered_at.is_(None))))
-            .order_by(DEPARTMENTS.c.id))
+    return sql_text(_POSTED_SQL).bindparams(bindparam("now", type_=EVENTS.c.at.type))
 
 
 NUDGE_BATCH = 500
@@ -182,34 +188,33 @@ def record_message(
     expanded: Mapping[str, Iterable[str]],
 ) -> Posted | None:
     """Record a person's message; returns its case's number and the departments it answered, or None when the
-    channel is no case's
-    or the message was recorded before. ``delivery`` (an event id) is claimed first: AlreadyDelivered if taken.
+    channel is no case's or the message was recorded before. ``delivery`` (an event id) is claimed first:
+    AlreadyDelivered if it was taken.
 
-    Core statements, without the ORM's unit of work. On PostgreSQL the claim, the case, the insert and the
-    case's touch are one statement (each statement is a round trip to the server, and this is every message
-    in a case channel); on SQLite, where a statement is a function call, they run one after the other. Most
-    messages are neither first answers nor repeats; a first answer marks its departments answered in one
-    UPDATE, which checks that they still were not (two heads answering at once: one of them answered).
+    Without the ORM's unit of work. On PostgreSQL all of it is one statement (``_POSTED_SQL``: each statement is
+    a round trip to the server, and this is every message in a case channel), which the caller runs on its own
+    (``Database.one_statement``); on SQLite, where a statement is a function call, Core statements run one after
+    the other in a transaction. Most messages are neither first answers nor repeats; a first answer marks its
+    departments answered in one UPDATE, which checks that they still were not (two heads answering at once: one
+    of them answered).
     """
-    values = {"actor": user, "text": text, "permalink": permalink, "slack_ts": ts, "channel_id": channel_id,
-              "thread_ts": thread_ts if thread_ts != ts else None, "data": None}  # data as add_event writes it
     if dialect_of(session) == "postgresql":
-        rows = session.execute(_posted_statement(), {
-            f"m_{name}": value for name, value in {"key": delivery, "now": now, **values}.items()}).all()
-        claimed, case_id, summary_ts, number, event_id = rows[0][:5]
+        groups = [name for name, members in expanded.items() if user in set(members)]
+        claimed, number, event_id, answered = session.execute(_posted_statement(), {
+            "key": delivery, "now": now, "user": user, "text": text, "permalink": permalink, "ts": ts,
+            "channel_id": channel_id, "thread_ts": thread_ts if thread_ts != ts else None, "groups": groups}).one()
         if not claimed:
             raise AlreadyDelivered(str(delivery))
-        if case_id is None or event_id is None:
-            return None
-        room = Room(case_id, summary_ts, number, tuple(Waiting(*row[6:]) for row in rows if row[6] is not None))
-    else:
-        claim_first(session, delivery, now)
-        found = room_in_channel(session, channel_id)
-        if found is None or _insert_once(session, {
-                **values, "case_id": found.case_id, "at": now, "kind": "message", "deleted": False}) is None:
-            return None
-        room = found
-        session.execute(TOUCH, {"case": room.case_id, "now": now})
+        return None if number is None or event_id is None else Posted(number, list(answered or []))
+    claim_first(session, delivery, now)
+    room = room_in_channel(session, channel_id)
+    if room is None or _insert_once(session, {
+            "case_id": room.case_id, "at": now, "actor": user, "kind": "message", "text": text,
+            "permalink": permalink, "slack_ts": ts, "channel_id": channel_id,
+            "thread_ts": thread_ts if thread_ts != ts else None, "deleted": False,
+            "data": None}) is None:  # data as add_event writes it (JSON null)
+        return None
+    session.execute(TOUCH, {"case": room.case_id, "now": now})
     return Posted(room.number, _answer(session, room, user=user, ts=ts, now=now, expanded=expanded))
 
 
