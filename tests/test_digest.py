@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import TeamConfig
-from bot.domain.customers import get_or_create_customer
+from bot.domain.customers import get_or_create_customer, update_customer
 from bot.domain.digest import digest, digest_text
 from bot.domain.weeks import Week
 from storage.db import Database
@@ -94,6 +94,7 @@ import pytest  # noqa: E402
 
 from bot.digest_chart import chart_data  # noqa: E402
 from tests.conftest import Bot, wait_until  # noqa: E402
+from tests.helpers import outbox  # noqa: E402
 from tests.test_reminders import open_case, run_tick  # noqa: E402
 
 RUN = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Stockholm
@@ -112,7 +113,41 @@ def digests(bot: Bot) -> list[Any]:
             and str(((m.metadata or {}).get("event_payload") or {}).get("key", "")).startswith("digest:")]
 
 
+def eight_weeks(db: Database) -> None:
+    """Cases, customer updates and answers in W41 to W46 that make each week's chart figures differ: shaped
+    as the domain writes them (``tests.test_digest_weeks``' helpers); all resolved before W47, so the tick
+    has nothing to remind about. Times are days from Monday 16 November, W47's first day, in Stockholm."""
+    from tests.test_digest_weeks import answer, case, customer, resolve, t, updated
+
+    with db.transaction() as session:
+        hooli, vandelay = customer(session, "Hooli"), customer(session, "Vandelay")
+        # W41: 2 opened; an update made on time; NPS +100 (n 1)
+        one, two = case(session, 101, hooli, t(-42, 10)), case(session, 102, vandelay, t(-41, 10))
+        updated(session, one, t(-41, 12), t(-41, 11))
+        answer(session, hooli, t(-40, 9), nps=10)
+        # W43: both resolved; one update on time, one late (50%); NPS 0 (a promoter, a detractor)
+        resolve(session, one, t(-27, 9))
+        resolve(session, two, t(-26, 9))
+        updated(session, two, t(-28, 12), t(-28, 11))
+        updated(session, two, t(-27, 12), t(-27, 14))
+        answer(session, hooli, t(-27, 9), nps=9)
+        answer(session, vandelay, t(-26, 9), nps=0)
+        # W44: opened and resolved in the week; NPS -100
+        resolve(session, case(session, 103, hooli, t(-21, 9)), t(-20, 9))
+        answer(session, hooli, t(-20, 10), nps=3)
+        # W45: 3 opened, 1 resolved; the one update due was made late (0%); NPS -33 (2 detractors, a promoter)
+        four, five, six = (case(session, n, vandelay, t(day, 9)) for n, day in ((104, -14), (105, -13), (106, -12)))
+        updated(session, four, t(-13, 12), t(-12, 12))
+        resolve(session, four, t(-11, 9))
+        for day, score in ((-11, 6), (-10, 6), (-9, 10)):
+            answer(session, vandelay, t(day, 9), nps=score)
+        # W46: the other 2 resolved
+        resolve(session, five, t(-5, 9))
+        resolve(session, six, t(-5, 10))
+
+
 def test_the_digest_is_posted_once_with_its_chart_in_the_thread(weekly: dict[str, Any], bot: Bot) -> None:
+    eight_weeks(bot.db)
     bot.clock.now = RUN - timedelta(days=3)
     open_case(bot, "Acme: refund stuck p1 $12k")
     run_tick(bot, days=2, hours=23, minutes=59)  # Sunday 23:59: the week is not over
@@ -129,11 +164,44 @@ def test_the_digest_is_posted_once_with_its_chart_in_the_thread(weekly: dict[str
     thread = bot.standin.messages("C0LEAD", thread_ts=post.ts)
     assert any(m.files and m.files[0]["id"] == chart["id"] for m in thread)
     drawn = chart_data(chart["content"])
-    assert [d["week"] for d in drawn][-2:] == ["2026-W46", "2026-W47"]
+    weeks = [W47.shift(n) for n in range(-7, 1)]
+    assert [d["week"] for d in drawn] == [str(w) for w in weeks]  # W40 to W47, oldest first
+    # Each drawn week against that week's JSON, as `advocacy-bot digest --week W --format json` computes it.
     with bot.db.transaction() as session:
-        data = digest(session, W47, bot.svc.config)
-    assert drawn[-1] == {"week": "2026-W47", "opened": data["cases_opened"], "resolved": data["cases_resolved"],
-                         "nps": data["nps"]["score"], "compliance": data["update_compliance"]["ratio"]}
+        json_weeks = [digest(session, w, bot.svc.config, now=bot.clock()) for w in weeks]
+    assert drawn == [{"week": d["week"], "opened": d["cases_opened"], "resolved": d["cases_resolved"],
+                      "nps": d["nps"]["score"], "compliance": d["update_compliance"]["ratio"]} for d in json_weeks]
+    # The history differs week to week (else a chart drawing one week's figures 8 times would pass), and
+    # each of the four series has more than one value.
+    assert len({tuple(d.values()) for d in drawn}) >= 6
+    assert all(len({d[k] for d in drawn}) >= 3 for k in ("opened", "resolved", "nps", "compliance"))
+
+
+def test_a_chart_upload_whose_answer_was_lost_is_found_in_the_thread_not_uploaded_again(
+        weekly: dict[str, Any], bot: Bot) -> None:
+    name = "advocacy-digest-2026-W47.png"
+    bot.clock.now = RUN - timedelta(minutes=1)
+    run_tick(bot)  # the week before's digest, missed "while down", goes out now: not the one under test
+    # Slack shares the file in the thread but answers files.completeUploadExternal after our 2 s timeout.
+    bot.standin.fail("files.completeUploadExternal", delay=3)
+    run_tick(bot, minutes=1)
+    [post] = [m for m in digests(bot) if "2026-W47" in m.text]
+
+    def shared() -> list[dict[str, Any]]:
+        return [f for f in bot.standin.files().values() if f["name"] == name and f["channels"]]
+
+    wait_until(shared, message="Slack to finish the upload after all")
+    [chart] = [i for i in outbox(bot.db) if i.key == "digest:2026-W47:chart"]
+    assert (chart.status, chart.attempts) == ("pending", 1)  # the lost answer left the row to retry
+
+    run_tick(bot, minutes=1)  # past the retry's backoff
+    in_thread = [f for m in bot.standin.messages("C0LEAD", thread_ts=post.ts) for f in m.files or []]
+    assert [f["name"] for f in in_thread] == [name]  # the chart once in the thread
+    assert [f["id"] for f in shared()] == [in_thread[0]["id"]]
+    assert len([c for c in bot.standin.calls_to("files.getUploadURLExternal")
+                if c.params.get("filename") == name]) == 1  # no second upload even started
+    [chart] = [i for i in outbox(bot.db) if i.key == "digest:2026-W47:chart"]
+    assert (chart.status, chart.attempts, chart.result) == ("done", 2, {"file": name, "reconciled": True})
 
 
 def test_a_digest_missed_while_down_is_posted_late(weekly: dict[str, Any], bot: Bot) -> None:
@@ -174,23 +242,71 @@ def test_the_cli_posts_a_week_once(tmp_path: Path, team: dict[str, Any], databas
     assert len([m for m in standin.messages("C0LEAD") if m.bot_id and not m.thread_ts]) == 1
 
 
+def week_before_and_attention(db: Database) -> None:
+    """On top of ``history``: a week before (W46) with a resolution, a first response, answers and a churn
+    to compare with, and in W47 what needs leadership's attention (a P1 open for days, with a channel,
+    escalated to leadership; a customer turned at-risk)."""
+    from tests.test_digest_weeks import answer, customer, resolve, step
+    from tests.test_digest_weeks import case as case_with_channel
+
+    with db.transaction() as session:
+        hooli, vandelay = customer(session, "Hooli"), customer(session, "Vandelay")
+        update_customer(session, hooli, {"status": "churned"}, by="U01ADV", now=MON - timedelta(days=4))  # W46
+        update_customer(session, vandelay, {"status": "at-risk"}, by="U01ADV", now=MON + timedelta(days=3))  # W47
+        # #5, P3, opened in W45; billing answered after 96 h and it was resolved after 120 h, both in W46
+        five = case_with_channel(session, 5, hooli, MON - timedelta(days=10), severity="p3",
+                                 departments={"billing": MON - timedelta(days=6)})
+        resolve(session, five, MON - timedelta(days=5))
+        answer(session, hooli, MON - timedelta(days=5), nps=10, csat=5)  # W46: NPS 100, CSAT 100% (n 1)
+        # #6, a P1 open since W45 in its channel, its customer update escalated to leadership in W47
+        six = case_with_channel(session, 6, customer(session, "Initrode"), MON - timedelta(days=9),
+                                severity="p1", impact="30000", departments={"logistics": None})
+        step(session, six, MON + timedelta(days=1), "leadership", MON + timedelta(days=2), "fired")
+
+
 def test_the_blocks_show_each_figure_with_its_change_and_the_breakdowns(db: Database, config: TeamConfig) -> None:
     from bot.blocks.digest import digest_blocks
 
     history(db)
+    week_before_and_attention(db)
     with db.transaction() as session:
         data = digest(session, W47, config, now=MON + timedelta(weeks=1, hours=9))
+    blocks = digest_blocks(data)
     fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1]
-              for block in digest_blocks(data) if "fields" in block for f in block["fields"]}
-    assert fields["Cases opened"] == "2 :arrow_up_small: +1"
-    assert fields["Open at the end"] == "2 :arrow_up_small: +1"
-    assert fields["Check-ins"] == "1 done of 2 due :arrow_up_small: +1"
-    assert fields["Time to resolution"] == "p50 10.0 h · p90 10.0 h (n 1)"  # no resolution the week before
-    assert fields["Recurrence"] == "0% (0/1) · prevention overdue 0 (=)"
-    text = "\n".join(block["text"]["text"] for block in digest_blocks(data) if block["type"] == "section"
-                     and "text" in block)
-    assert "*Revenue at risk* $12,000 in open cases :arrow_up_small: +$12,000 · credits issued $0 (=)" in text
-    assert "*p1* (severity): opened 1 :arrow_up_small: +1 · resolved 0 · open 1 :arrow_up_small: +1" in text
-    assert "*billing* (department): opened 2 :arrow_up_small: +1 · resolved 1 · open 2 :arrow_up_small: +1 · " \
-           "first response p50 2.0 h (n 1)" in text
-    assert "• #3  Initech (P1) $12,000" in text and "• Detractor: Acme (NPS 3)" in text
+              for block in blocks if "fields" in block for f in block["fields"]}
+    assert len(fields) <= 10 and all(len(v) < 2000 for v in fields.values())  # Slack's limits for fields
+    assert fields["Cases opened"] == "2 :arrow_up_small: +1"  # Globex, Initech; W46: Acme
+    assert fields["Cases resolved"] == "1 (=)"  # Globex; W46: #5
+    assert fields["Open at the end"] == "3 :arrow_up_small: +1"  # #1, #3, #6; W46: #1, #6
+    # Globex after 10 h; W46: #5 after 120 h
+    assert fields["Time to resolution"] == ("p50 10.0 h :arrow_down_small: -110.0 h · "
+                                            "p90 10.0 h :arrow_down_small: -110.0 h (n 1)")
+    # #6's update was due and escalated, never made; W46 had none due: no change. Nothing is overdue now
+    # (no case has a next update due), and "overdue now" has no week-before figure to compare with.
+    assert fields["Updates on time"] == "0% (0/1) · overdue now 0"
+    # Acme's 10, 9, 7, 3 (W46: Hooli's 10); CSAT 2 of 4 satisfied (W46: 1 of 1)
+    assert fields["NPS"] == "25 :arrow_down_small: -75 (n 4 :arrow_up_small: +3)"
+    assert fields["CSAT"] == "50% :arrow_down_small: -50 (n 4 :arrow_up_small: +3)"
+    assert fields["Check-ins"] == "1 done :arrow_up_small: +1 of 2 due :arrow_up_small: +2"
+    # 3 customers at each start (W46: Hooli, Vandelay, Initrode; W47: Acme, Vandelay, Initrode); Hooli churned
+    # in W46, Vandelay turned at-risk in W47 (still a customer)
+    assert fields["Retention"] == ("100% :arrow_up_small: +33% of 3 (=) · 0 churned :arrow_down_small: -1 · "
+                                   "1 turned at-risk :arrow_up_small: +1")
+    assert fields["Recurrence"] == "0% (=) (0/1) · prevention overdue 0 (=)"
+    texts = [block["text"]["text"] for block in blocks if block["type"] == "section" and "text" in block]
+    assert all(len(t) <= 3000 for t in texts) and len(blocks) <= 50  # Slack's limits
+    text = "\n".join(texts)
+    assert "*Revenue at risk* $42,000 in open cases :arrow_up_small: +$12,000 · credits issued $0 (=)" in text
+    breakdown = text.split("\n")
+    assert "*p1* (severity): opened 1 :arrow_up_small: +1 · resolved 0 (=) · open 2 :arrow_up_small: +1" in breakdown
+    assert "*p2* (severity): opened 1 (=) · resolved 1 :arrow_up_small: +1 · open 1 (=)" in breakdown
+    # billing's first response: Globex's after 2 h; W46: #5's after 96 h
+    assert ("*billing* (department): opened 2 :arrow_up_small: +1 · resolved 1 (=) · open 2 :arrow_up_small: +1 · "
+            "first response p50 2.0 h :arrow_down_small: -94.0 h (n 1)") in breakdown
+    top = text.split("*Top cases by impact*\n")[1].split("\n")[:2]
+    assert top == ["• #6 <#C0CASE6> Initrode (P1) $30,000", "• #3  Initech (P1) $12,000"]  # #3 has no channel
+    attention = text.split(":rotating_light: *Needs leadership attention*\n")[1].split("\n")
+    assert attention == ["• P1 open too long: #6 <#C0CASE6> Initrode (P1)",  # #3 is open a minute only
+                         "• Customer update escalated to leadership: #6 <#C0CASE6> Initrode (P1)",
+                         "• Detractor: Acme (NPS 3)",
+                         "• Vandelay turned at-risk"]

@@ -47,10 +47,11 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack_client import make_client
 from bot.web import HttpServer, make_wsgi
+from handlers.views import DATABASE_DOWN
 from jobs.outbox import Done, Item, effect, send_due
 from jobs.tick import tick
 from storage.db import Database
-from storage.models import Case, CaseEvent, OutboxItem, RevokedToken
+from storage.models import Case, CaseEvent, EscalationDraft, OutboxItem, RevokedToken
 from tests.cli_helpers import bot_env, cli, free_port, write_config
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, Bot, wait_until
 from tests.helpers import all_cases, outbox, setup_settled, timeline
@@ -123,12 +124,14 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._acceptor: threading.Thread | None = None
 
     def start(self) -> TcpProxy:
         listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the port comes back at once
         listener.settimeout(0.05)
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), name="db-proxy", daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, args=(listener,), name="db-proxy", daemon=True)
+        self._acceptor.start()
         return self
 
     def _accept(self, listener: socket.socket) -> None:
@@ -163,6 +166,11 @@ class TcpProxy:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+        if self._acceptor is not None:
+            # The port stays in LISTEN until the acceptor's poll returns (a closed socket lives on while a call
+            # uses it): wait for it, or a restore right after a cut cannot listen there again.
+            self._acceptor.join(timeout=2)
+            self._acceptor = None
         with self._lock:
             ends, self._sockets = self._sockets, set()
         for end in ends:
@@ -362,6 +370,43 @@ def test_database_down_mid_run_requests_are_told_to_try_again_and_work_again_aft
     db.dispose()
 
 
+def test_an_escalation_form_submitted_while_the_database_is_down_stays_open_and_works_after(
+        outage: Outage, settings: Settings, config: TeamConfig, standin: SlackStandIn, clock: FixedClock) -> None:
+    db = Database(outage.url)
+    with serve(settings, config, db, standin, clock) as bot:
+        bot.svc.directory.identity()  # what `run` does at start
+        assert bot.driver.command("U30REQ", "/escalate", "", channel_id="C0GENERAL").status == 200
+        [view_id] = wait_until(lambda: standin.open_views("U30REQ"), message="the escalation form")
+        form = standin.views[view_id]
+        typed = {"customer": "Initech", "summary": "stapler missing", "severity": "p1"}
+        rows_before = (count(db, OutboxItem), count(db, EscalationDraft), count(db, Case))
+
+        outage.begin()
+        try:
+            answer, seconds = timed(lambda: bot.driver.view_submission("U30REQ", view_id, typed))
+            # Answered in time with the form's own errors: Slack keeps it open with what was typed and shows
+            # "try again" under the summary (a plain ack would close it and lose the text).
+            assert answer.status == 200 and seconds < SLACK_ACK_LIMIT
+            assert answer.json() == {"response_action": "errors", "errors": {"summary": DATABASE_DOWN}}
+            assert "try again" in DATABASE_DOWN
+        finally:
+            outage.end()
+        assert standin.open_views("U30REQ") == [view_id]
+        assert standin.views[view_id] == form  # not replaced by an update or a pushed view
+        # Nothing written: no escalation row (whose key would make the retry a duplicate), draft or case.
+        assert (count(db, OutboxItem), count(db, EscalationDraft), count(db, Case)) == rows_before
+        assert not [m for m in bot_posts(standin) if "Initech" in (m.text or "")]
+
+        # The same submission, once the database is back: the form closes and the case opens, once.
+        answer = bot.driver.view_submission("U30REQ", view_id, typed)
+        assert answer.status == 200 and standin.open_views("U30REQ") == []
+        wait_until(lambda: all_cases(db) and setup_settled(db), message="the case set-up")
+        [case] = all_cases(db)
+        assert (case.customer.name, case.summary, case.severity) == ("Initech", "stapler missing", "p1")
+        assert case.channel_id and len([m for m in standin.messages(case.channel_id) if m.bot_id]) == 1
+    db.dispose()
+
+
 def test_the_database_lost_while_slack_creates_the_channel_leaves_nothing_half_done_or_doubled(
         outage: Outage, settings: Settings, config: TeamConfig, standin: SlackStandIn, clock: FixedClock,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -478,6 +523,43 @@ def test_bursts_of_429_and_5xx_back_off_recover_and_post_each_message_once(bot: 
     accepted = [c for c in standin.calls_to("chat.postMessage") if c.ok]
     assert len(accepted) == len(bot_posts(standin))
     assert not any("could not" in (m.text or "") for m in bot_posts(standin))
+
+
+def test_slack_unreachable_at_start_serves_not_ready_until_a_background_auth_test_succeeds(
+        tmp_path: Path, team: dict, standin: SlackStandIn, database_url: str) -> None:
+    api_url, slack_port = standin.api_url, int(standin.url.rsplit(":", 1)[1].strip("/"))
+    standin.stop()  # nothing listens at SLACK_API_URL: connections are refused, as when Slack is unreachable
+    port = free_port()
+    # PYTHONPATH: this tree's code, whichever checkout an editable install of the package points at.
+    env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=api_url,
+                  DATABASE_URL=database_url, PORT=str(port), PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+                  ADVOCACY_CONFIG=str(write_config(tmp_path / "advocacy.yaml", team)))
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or []), daemon=True)
+    reader.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: process.poll() is not None or any("did not answer auth.test" in line for line in lines),
+                   timeout=30, message="the failed auth.test at start")
+        wait_until(lambda: process.poll() is not None or _listening(port), timeout=30, message="the bot to serve")
+        assert process.poll() is None, "".join(lines)  # serving, not exiting into a restart loop
+        status, ready = get(f"{url}/readyz")
+        assert status == 503 and ready["slack_auth"] is False and ready["database"] is True
+        assert get(f"{url}/healthz")[0] == 200
+
+        standin.start(slack_port)  # Slack answers again; the retry (AUTH_RETRY_SECONDS: 5 s first) finds it
+        wait_until(lambda: get(f"{url}/readyz")[0] == 200, timeout=20, message="ready without a restart")
+        assert process.poll() is None
+        assert get(f"{url}/readyz")[1]["slack_auth"] is True
+        assert [c.method for c in standin.calls if c.method == "auth.test"] == ["auth.test"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        reader.join(timeout=5)
+    assert len([line for line in lines if "authenticated as bot user U0BOT" in line]) == 1, "".join(lines)
+    assert "Traceback" not in "".join(lines)
 
 
 # ---------------------------------------------------------------- the token revoked

@@ -135,6 +135,39 @@ def test_a_scrape_answers_when_the_database_does_not(bot: Bot, monkeypatch: pyte
     assert any("could not read the outbox" in r.getMessage() for r in caplog.records)
 
 
+def test_a_dead_letter_is_counted_as_failed_and_the_gauge_follows_the_database(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failed_rows() -> int:
+        return len([item for item in outbox(bot.db) if item.status == "failed"])
+
+    assert value(scrape(bot), "advocacy_outbox_failed") == 0
+    # Slack refuses the channel for good (not a 429 or 5xx): no retry, a dead letter, a person told.
+    bot.standin.fail("conversations.create", error="restricted_action")
+    escalate(bot)
+    wait_until(lambda: setup_settled(bot.db), message="the set-up to fail and its DMs to go out")
+    assert bot.standin.messages(bot.standin.dm_channel("U30REQ") or "")  # the person was told
+    samples = scrape(bot)
+    assert value(samples, "advocacy_outbox_failed") == failed_rows() == 1
+    assert value(samples, "advocacy_outbox_pending") == 0
+    assert value(scrape(bot), "advocacy_outbox_failed") == 1  # a gauge read from the rows: scraping adds nothing
+
+    # A scrape while the database fails leaves the gauge out (no stale or zero value for an alert to trust) …
+    real_transaction = bot.svc.db.transaction
+
+    def unavailable(**_: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is gone"))
+
+    monkeypatch.setattr(bot.svc.db, "transaction", unavailable)
+    assert "advocacy_outbox_failed" not in scrape(bot)
+    monkeypatch.setattr(bot.svc.db, "transaction", real_transaction)
+
+    # … and once it answers, the gauge matches the database again, a second dead letter included.
+    bot.standin.fail("conversations.create", error="restricted_action")
+    escalate(bot, "Globex: printer on fire")
+    wait_until(lambda: len(all_cases(bot.db)) == 2 and setup_settled(bot.db), message="the second set-up")
+    assert value(scrape(bot), "advocacy_outbox_failed") == failed_rows() == 2
+
+
 def test_apps_in_one_process_count_on_their_own(bot: Bot) -> None:
     """Each app has its own registry: a second app neither fails to register nor shares counts."""
     from bot.app import create_app

@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+import bot.socket_mode as socket_mode_module
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.standin import SlackStandIn
 from bot.socket_mode import AdvocacySocketMode, AppTokenRejected
@@ -178,6 +179,36 @@ def test_the_bot_reconnects_through_apps_connections_open_when_slack_asks(bot: B
     wait_until(lambda: setup_settled(bot.db), message="the case set-up")
     [case] = all_cases(bot.db)
     assert bot.standin.channel(case.channel_id).name == "case-1-acme"
+    assert server.deliveries[-1].attempts[0].link == 2  # delivered on the new link
+
+
+@pytest.fixture
+def quick_link_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk's client notices a link that died without a close only through its pings (every
+    PING_INTERVAL_SECONDS; it gives up on the link after five failed ones): ping often here, so that the
+    replacement comes within seconds instead of the minute it takes with the production interval."""
+    monkeypatch.setattr(socket_mode_module, "PING_INTERVAL_SECONDS", 0.5)
+
+
+@socket_only
+@pytest.mark.usefixtures("quick_link_checks")  # before ``bot``: the interval is read when the link is made
+def test_the_bot_reconnects_after_the_link_drops_without_a_disconnect(bot: Bot) -> None:
+    server = bot.standin.socket_mode
+    assert server.links_opened == 1
+    assert server.drop() == 1  # the TCP connection ends: no disconnect message, no close frame
+    wait_until(lambda: server.open_links == 0, message="the stand-in to lose the link")
+    assert server.wait_for_link(timeout=20, opened=2), "the bot did not open a new link"
+    assert len(bot.standin.calls_to("apps.connections.open")) == 2  # a new URL: tickets are single-use
+    assert not any(isinstance(m, dict) and m.get("type") == "disconnect" for m in server.received())
+    assert bot.socket_mode is not None
+    wait_until(bot.socket_mode.connected, message="the bot to see its new link")
+
+    response = bot.driver.command("U30REQ", "/escalate", "Acme: refund stuck p1", channel_id="C0GENERAL")
+    assert response.status == 200 and "Escalating" in response.text
+    wait_until(lambda: setup_settled(bot.db), message="the case set-up")
+    [case] = all_cases(bot.db)
+    assert bot.standin.channel(case.channel_id).name == "case-1-acme"
+    assert [m for m in bot.standin.messages(case.channel_id) if m.bot_id]  # the summary was posted
     assert server.deliveries[-1].attempts[0].link == 2  # delivered on the new link
 
 

@@ -51,7 +51,8 @@ def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = Fa
     prev = data["previous"]
     nps, csat, comp = data["nps"], data["csat"], data["update_compliance"]
     ttr, ret, rec = data["time_to_resolution_hours"], data["retention"], data["recurrence"]
-    overdue = data["prevention_overdue"]
+    overdue, checkins = data["prevention_overdue"], data["checkins"]
+    prev_ttr, prev_ret = prev["time_to_resolution_hours"], prev["retention"]
     title = f"Customer advocacy · {data['week']}" + (" (so far)" if so_far else "")
     blocks: list[Block] = [header(title)]
     if late:
@@ -61,20 +62,26 @@ def digest_blocks(data: dict[str, Any], *, late: bool = False, so_far: bool = Fa
         _field("Cases resolved", f"{data['cases_resolved']}{_delta(data['cases_resolved'], prev['cases_resolved'])}"),
         _field("Open at the end", f"{data['open_at_end']}{_delta(data['open_at_end'], prev['open_at_end'])}"),
         _field("Time to resolution", f"p50 {_hours(ttr['p50'])} h"
-                                     f"{_delta(ttr['p50'], prev['time_to_resolution_hours']['p50'], ' h', digits=1)}"
-                                     f" · p90 {_hours(ttr['p90'])} h (n {ttr['n']})"),
+                                     f"{_delta(ttr['p50'], prev_ttr['p50'], ' h', digits=1)}"
+                                     f" · p90 {_hours(ttr['p90'])} h"
+                                     f"{_delta(ttr['p90'], prev_ttr['p90'], ' h', digits=1)} (n {ttr['n']})"),
+        # "Overdue now" has no change: it is the current state of the open cases (their next update due),
+        # which keeps no history, so the week before has no such figure to compare with.
         _field("Updates on time", f"{_pct(comp['ratio'])} ({comp['on_time']}/{comp['due']})"
                                   f"{_delta(comp['ratio'], prev['update_compliance']['ratio'], '%')} · "
                                   f"overdue now {data['updates_overdue_now']}"),
-        _field("NPS", f"{nps['score'] if nps['score'] is not None else '—'} (n {nps['n']})"
-                      f"{_delta(nps['score'], prev['nps']['score'])}"),
-        _field("CSAT", f"{str(csat['score']) + '%' if csat['score'] is not None else '—'} (n {csat['n']})"
-                       f"{_delta(csat['score'], prev['csat']['score'])}"),
-        _field("Check-ins", f"{data['checkins']['done']} done of {data['checkins']['due']} due"
-                            f"{_delta(data['checkins']['done'], prev['checkins']['done'])}"),
-        _field("Retention", f"{_pct(ret['ratio'])}{_delta(ret['ratio'], prev['retention']['ratio'], '%')} of "
-                            f"{ret['active_at_start']} · {ret['churned']} churned · {ret['turned_at_risk']} turned "
-                            "at-risk"),
+        _field("NPS", f"{nps['score'] if nps['score'] is not None else '—'}{_delta(nps['score'], prev['nps']['score'])}"
+                      f" (n {nps['n']}{_delta(nps['n'], prev['nps']['n'])})"),
+        _field("CSAT", f"{str(csat['score']) + '%' if csat['score'] is not None else '—'}"
+                       f"{_delta(csat['score'], prev['csat']['score'])}"
+                       f" (n {csat['n']}{_delta(csat['n'], prev['csat']['n'])})"),
+        _field("Check-ins", f"{checkins['done']} done{_delta(checkins['done'], prev['checkins']['done'])} of "
+                            f"{checkins['due']} due{_delta(checkins['due'], prev['checkins']['due'])}"),
+        _field("Retention", f"{_pct(ret['ratio'])}{_delta(ret['ratio'], prev_ret['ratio'], '%')} of "
+                            f"{ret['active_at_start']}{_delta(ret['active_at_start'], prev_ret['active_at_start'])} · "
+                            f"{ret['churned']} churned{_delta(ret['churned'], prev_ret['churned'])} · "
+                            f"{ret['turned_at_risk']} turned at-risk"
+                            f"{_delta(ret['turned_at_risk'], prev_ret['turned_at_risk'])}"),
         _field("Recurrence", f"{_pct(rec['ratio'])}{_delta(rec['ratio'], prev['recurrence']['ratio'], '%')} "
                              f"({rec['recurrences']}/{rec['resolved']}) · prevention overdue {overdue}"
                              f"{_delta(overdue, prev['prevention_overdue'])}"),
@@ -103,17 +110,22 @@ def _case(case: dict[str, Any]) -> str:
 
 
 def _breakdown(data: dict[str, Any]) -> str:
-    """Opened / resolved / open per severity and per department, with each department's median first response."""
+    """Opened / resolved / open per severity and per department, with each department's median first response,
+    each with its change (a group absent the week before had none of it; a median it lacked shows no change)."""
     previous = data["previous"]
     lines = []
     for title, key in (("By severity", "by_severity"), ("By department", "by_department")):
         for name, group in data[key].items():
             before = previous[key].get(name, {})
             response = data["first_response_hours"].get(name) if key == "by_department" else None
+            response_before = previous["first_response_hours"].get(name, {}).get("p50")
             lines.append(f"*{escape_mrkdwn(name)}* ({title.split()[-1]}): opened {group['opened']}"
-                         f"{_delta(group['opened'], before.get('opened', 0))} · resolved {group['resolved']} · "
+                         f"{_delta(group['opened'], before.get('opened', 0))} · resolved {group['resolved']}"
+                         f"{_delta(group['resolved'], before.get('resolved', 0))} · "
                          f"open {group['open_at_end']}{_delta(group['open_at_end'], before.get('open_at_end', 0))}"
-                         + (f" · first response p50 {response['p50']:.1f} h (n {response['n']})" if response else ""))
+                         + (f" · first response p50 {response['p50']:.1f} h"
+                            f"{_delta(response['p50'], response_before, ' h', digits=1)} (n {response['n']})"
+                            if response else ""))
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ import http
 import itertools
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -309,6 +310,17 @@ class SocketModeServer:
             with contextlib.suppress(ConnectionClosed):
                 link.connection.send(json.dumps({"type": "disconnect", "reason": reason,
                                                  "debug_info": {"host": _HOST}}))
+        return len(links)
+
+    def drop(self) -> int:
+        """Lose every open link abruptly (a network failure, a Slack host going away): the TCP connection ends
+        with no ``disconnect`` message and no close frame, so the app learns of it only from the socket.
+        Returns how many links were dropped."""
+        with self._cond:
+            links = list(self._links.values())
+        for link in links:
+            with contextlib.suppress(OSError):
+                link.connection.socket.shutdown(socket.SHUT_RDWR)
         return len(links)
 
     # ----------------------------------------------------------------- inspection
