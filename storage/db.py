@@ -192,12 +192,12 @@ class Database:
             yield session
 
     @contextmanager
-    def one_statement(self, *, urgent: bool = False) -> Iterator[Session]:
+    def one_statement(self) -> Iterator[Session]:
         """For work that is a single statement on PostgreSQL: the statement commits on its own, without the
         BEGIN and COMMIT round trips of a transaction (a single statement is atomic by itself). Never for two
         statements. On SQLite, an ordinary transaction (its writes queue for the single writer)."""
         if self._autocommit is None:
-            with self.transaction(urgent=urgent) as session:
+            with self.transaction() as session:
                 yield session
             return
         with self._autocommit() as session:

@@ -198,11 +198,12 @@ def record_message(
     departments answered in one UPDATE, which checks that they still were not (two heads answering at once: one
     of them answered).
     """
+    in_thread = thread_ts if thread_ts != ts else None  # a thread's parent is not in a thread
     if dialect_of(session) == "postgresql":
-        groups = [name for name, members in expanded.items() if user in set(members)]
+        groups = [name for name, members in expanded.items() if user in members]
         claimed, number, event_id, answered = session.execute(_posted_statement(), {
             "key": delivery, "now": now, "user": user, "text": text, "permalink": permalink, "ts": ts,
-            "channel_id": channel_id, "thread_ts": thread_ts if thread_ts != ts else None, "groups": groups}).one()
+            "channel_id": channel_id, "thread_ts": in_thread, "groups": groups}).one()
         if not claimed:
             raise AlreadyDelivered(str(delivery))
         return None if number is None or event_id is None else Posted(number, list(answered or []))
@@ -211,7 +212,7 @@ def record_message(
     if room is None or _insert_once(session, {
             "case_id": room.case_id, "at": now, "actor": user, "kind": "message", "text": text,
             "permalink": permalink, "slack_ts": ts, "channel_id": channel_id,
-            "thread_ts": thread_ts if thread_ts != ts else None, "deleted": False,
+            "thread_ts": in_thread, "deleted": False,
             "data": None}) is None:  # data as add_event writes it (JSON null)
         return None
     session.execute(TOUCH, {"case": room.case_id, "now": now})
