@@ -9,12 +9,14 @@ unanswered - Bolt's Socket Mode adapter sends no ack for its 404, which Slack wo
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -38,6 +40,33 @@ class AppTokenRejected(Exception):
     """Slack refused SLACK_APP_TOKEN at apps.connections.open (the message is Slack's error code)."""
 
 
+class LinkEnded(ConnectionResetError):
+    """The link's TCP connection ended without a WebSocket close frame (a network failure, a Slack host gone)."""
+
+
+class _LinkSocket:
+    """A link's socket as slack_sdk's reader uses it, except that the end of the stream raises :class:`LinkEnded`.
+
+    slack_sdk's built-in client reads an ended stream as "no bytes yet": its reader spins on ``recv()`` and
+    the link still counts as connected until five pings go unanswered (a minute at the production interval),
+    while events Slack sends to the app go nowhere. Raised, it is an OSError that slack_sdk's own reader
+    already handles: the connection is closed and on_error listeners are told (:meth:`AdvocacySocketMode.
+    _link_failed` opens the next one). Everything else is the socket's own."""
+
+    def __init__(self, sock: Any, closing: Callable[[], bool]) -> None:
+        self._sock = sock
+        self._closing = closing
+
+    def recv(self, size: int) -> bytes:
+        data: bytes = self._sock.recv(size)
+        if not data and size > 0 and not self._closing():  # closing: our own close() ends the reads on purpose
+            raise LinkEnded(errno.ECONNRESET, "the Socket Mode link ended without a close frame")
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class AdvocacySocketMode(SocketModeHandler):
     """One Socket Mode link to Slack (replaced on Slack's ``disconnect`` or when it goes stale)."""
 
@@ -45,6 +74,18 @@ class AdvocacySocketMode(SocketModeHandler):
         super().__init__(app.bolt, app_token, web_client=app.services.client,
                          logger=logging.getLogger("slack_sdk.socket_mode"), ping_interval=PING_INTERVAL_SECONDS)
         self.metrics = app.services.metrics
+        plain_connect = self.client.connect
+
+        def connect() -> None:  # every link, the first and each replacement (connect_to_new_endpoint calls it)
+            plain_connect()
+            session = self.client.current_session
+            if session is not None:
+                with session.sock_send_lock:  # as Connection.disconnect takes it first: no interleaving with it
+                    if session.sock is not None and not isinstance(session.sock, _LinkSocket):
+                        session.sock = _LinkSocket(session.sock, closing=lambda: self.client.closed)
+
+        self.client.connect = connect  # type: ignore[method-assign]
+        self.client.on_error_listeners.append(self._link_failed)
 
     def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         """Run Bolt on the envelope and ack it by its envelope_id, with the ack's payload if any."""
@@ -96,6 +137,34 @@ class AdvocacySocketMode(SocketModeHandler):
             except AppTokenRejected as exc:  # refused after all: nothing will arrive, say so loudly
                 log.error("Slack rejected SLACK_APP_TOKEN at apps.connections.open: %s; no Socket Mode link", exc)
                 return
+
+    def _link_failed(self, error: Exception) -> None:
+        """slack_sdk's listener for errors on the link (called on its reader thread, before the reader closes
+        the connection): a link that ended is replaced at once, not when the pings give up on it."""
+        if not isinstance(error, LinkEnded) or self.client.closed:
+            return
+        log.warning("The Socket Mode link to Slack ended without a close frame: opening a new one; "
+                    "/readyz says not ready until it is open")
+        threading.Thread(target=self._replace_ended_link, name="socket-mode-relink", daemon=True).start()
+
+    def _replace_ended_link(self, wait_seconds: float = 2.0) -> None:
+        # Off the reader thread: it still has to close the ended connection, which is what lets
+        # connect_to_new_endpoint (not forced, so never a second link if slack_sdk's monitor got there first)
+        # see that no link is open.
+        deadline = time.monotonic() + wait_seconds
+        while self.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.client.closed:
+            return
+        try:
+            self.client.connect_to_new_endpoint()
+        except Exception as exc:  # Slack down or failing: slack_sdk's monitor tries again every ping interval
+            reason = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("Slack did not open a new Socket Mode link (%s): trying again every %.0f s", reason,
+                        self.client.ping_interval)
+        else:
+            if self.client.is_connected():
+                log.info("Socket Mode link to Slack open again")
 
     def close(self) -> None:
         # slack_sdk's client closes its link only once its reader's recv() times out (it holds the lock close

@@ -184,20 +184,20 @@ def test_the_bot_reconnects_through_apps_connections_open_when_slack_asks(bot: B
 
 @pytest.fixture
 def quick_link_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """slack_sdk's client notices a link that died without a close only through its pings (every
-    PING_INTERVAL_SECONDS; it gives up on the link after five failed ones): ping often here, so that the
-    replacement comes within seconds instead of the minute it takes with the production interval."""
+    """slack_sdk's client pings every PING_INTERVAL_SECONDS and, while no link is open, tries to open one at
+    the same pace: ping often here, so that a retry comes within a second instead of ten."""
     monkeypatch.setattr(socket_mode_module, "PING_INTERVAL_SECONDS", 0.5)
 
 
 @socket_only
-@pytest.mark.usefixtures("quick_link_checks")  # before ``bot``: the interval is read when the link is made
-def test_the_bot_reconnects_after_the_link_drops_without_a_disconnect(bot: Bot) -> None:
+def test_the_bot_reconnects_at_once_after_the_link_drops_without_a_disconnect(bot: Bot) -> None:
+    # The production ping interval (10 s): slack_sdk alone would notice the dead link only after five
+    # unanswered pings, 40-60 s; the ended stream is seen on the socket at once.
+    assert socket_mode_module.PING_INTERVAL_SECONDS == 10
     server = bot.standin.socket_mode
     assert server.links_opened == 1
     assert server.drop() == 1  # the TCP connection ends: no disconnect message, no close frame
-    wait_until(lambda: server.open_links == 0, message="the stand-in to lose the link")
-    assert server.wait_for_link(timeout=20, opened=2), "the bot did not open a new link"
+    assert server.wait_for_link(timeout=5, opened=2), "the bot did not open a new link at once"
     assert len(bot.standin.calls_to("apps.connections.open")) == 2  # a new URL: tickets are single-use
     assert not any(isinstance(m, dict) and m.get("type") == "disconnect" for m in server.received())
     assert bot.socket_mode is not None
@@ -210,6 +210,29 @@ def test_the_bot_reconnects_after_the_link_drops_without_a_disconnect(bot: Bot) 
     assert bot.standin.channel(case.channel_id).name == "case-1-acme"
     assert [m for m in bot.standin.messages(case.channel_id) if m.bot_id]  # the summary was posted
     assert server.deliveries[-1].attempts[0].link == 2  # delivered on the new link
+    assert server.links_opened == 2 and server.open_links == 1  # one replacement, not one per party noticing
+
+
+@socket_only
+@pytest.mark.usefixtures("quick_link_checks")  # before ``bot``: the interval is read when the link is made
+def test_a_dropped_link_slack_will_not_replace_yet_makes_the_bot_not_ready_until_it_does(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    bot.app.services.directory.identity()  # what run does at start (auth.test, cached)
+    assert readyz(bot.server.url)[0] == 200
+    bot.standin.fail("apps.connections.open", status=503, times=None)  # Slack failing until cleared
+    calls_before = len(bot.standin.calls_to("apps.connections.open"))
+    assert bot.standin.socket_mode.drop() == 1
+    wait_until(lambda: len(bot.standin.calls_to("apps.connections.open")) >= calls_before + 2,
+               message="the bot to keep asking for a new link")
+    status, body = readyz(bot.server.url)
+    assert status == 503 and body["socket_mode"] is False  # no link: a load balancer stops sending here
+
+    bot.standin.clear_faults()
+    assert bot.standin.socket_mode.wait_for_link(timeout=10, opened=2)
+    wait_until(lambda: readyz(bot.server.url)[0] == 200, message="ready again without a restart")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.socket_mode"]
+    assert any("ended without a close frame" in w for w in warnings), warnings
 
 
 @socket_only
