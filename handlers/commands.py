@@ -23,6 +23,7 @@ from bot.flow import FlowError
 from bot.services import Services
 from bot.text import truncate, unescape_slack
 from bot.update_flow import change_cadence, log_update
+from handlers.middleware import log_not_done
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def refusal(exc: Exception, what: str) -> str:
     """The ephemeral answer when a sub-command changed nothing: the flow's reason, or the database's state."""
     if isinstance(exc, FlowError):
         return f":warning: {exc}"
-    log.exception("could not record %s", what)  # called in the except block: the traceback is logged
+    log_not_done(log, "could not record %s", what)  # called in the except block
     return ":x: I could not record that (database unavailable). Please try again in a minute."
 
 
@@ -71,7 +72,7 @@ def register(app: App, svc: Services) -> None:
         try:
             escalation_flow.request_case(svc, request, origin)
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record an escalation")
+            log_not_done(log, "could not record an escalation")
             ack(text=":x: I could not record this escalation (database unavailable). Nothing was created; "
                 "please try again in a minute.")
             return

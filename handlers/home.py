@@ -22,6 +22,7 @@ from bot.blocks.home import REOPEN_ACTION, REOPEN_VIEW, home_view, reopen_modal,
 from bot.domain.home import Viewer, home
 from bot.flow import FlowError
 from bot.services import Services
+from handlers.middleware import log_not_done
 from storage.queries import claim_delivery, release_delivery
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def register(app: App, svc: Services) -> None:
             svc.later(publish_home, svc, client, user)
             return
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not reopen case %s", number)
+            log_not_done(log, "could not reopen case %s", number)
             with suppress(SQLAlchemyError, TimeoutError), svc.db.transaction() as session:
                 release_delivery(session, key)  # submitting again must get through
             ack(response_action="errors", errors={"reason": DATABASE_DOWN})

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.services import Services
 from bot.text import drop_nul
@@ -39,6 +41,19 @@ TRY_AGAIN = (":x: I could not do that just now (database unavailable). Nothing w
 def database_failed(error: BaseException) -> bool:
     """The database failed or did not answer in time (DatabaseBusy is a TimeoutError)."""
     return isinstance(error, SQLAlchemyError | TimeoutError)
+
+
+def log_not_done(logger: logging.Logger, message: str, *args: object) -> None:
+    """Log a listener's database failure; called in its except block.
+
+    The database unreachable, refusing connections or too slow is one warning line: during an outage every
+    request fails alike, and a traceback each would bury the log. Any other database error (a constraint,
+    a bad statement: a bug) keeps its traceback."""
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | TimeoutError):
+        logger.warning(f"{message} (database unavailable: %s)", *args, type(error).__name__)
+    else:
+        logger.exception(message, *args)
 
 
 def tell_to_try_again(response_url: str, text: str = TRY_AGAIN) -> None:

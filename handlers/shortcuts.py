@@ -15,6 +15,7 @@ from bot.domain.escalation import SUMMARY_MAX, EscalationRequest
 from bot.flow import FlowError
 from bot.services import Services
 from bot.text import truncate, unescape_slack
+from handlers.middleware import log_not_done
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def register(app: App, svc: Services) -> None:
         except FlowError as exc:
             answer = f":warning: {exc}"
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record a customer update from a message")
+            log_not_done(log, "could not record a customer update from a message")
             answer = ":x: I could not record that (database unavailable). Nothing was recorded; please try again."
         # ephemeral, through the shortcut's response_url; after the ack (it is an HTTP call)
         svc.later(respond, text=answer, response_type="ephemeral", replace_original=False)

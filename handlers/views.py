@@ -23,6 +23,7 @@ from bot.domain.resolution import team_today
 from bot.flow import FlowError
 from bot.services import Services
 from handlers.home import publish_home
+from handlers.middleware import log_not_done
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = "I could not record this (database unavailable). Please try again in a minute."
@@ -55,7 +56,7 @@ def register(app: App, svc: Services) -> None:
                 return
             escalation_flow.request_case(svc, request, origin, key=f"view:{view['id']}")
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record an escalation")
+            log_not_done(log, "could not record an escalation")
             ack(response_action="errors", errors={"summary": DATABASE_DOWN})
             return
         ack()
@@ -81,7 +82,7 @@ def register(app: App, svc: Services) -> None:
             ack(response_action="errors", errors={"text": "This form is out of date; use the reminder's button again."})
             return
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record a customer update")
+            log_not_done(log, "could not record a customer update")
             ack(response_action="errors", errors={"text": DATABASE_DOWN})
             return
         ack()
@@ -105,7 +106,7 @@ def register(app: App, svc: Services) -> None:
             ack(response_action="errors", errors={"resolution": str(exc)})
             return
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not resolve case %s", case_id)
+            log_not_done(log, "could not resolve case %s", case_id)
             ack(response_action="errors", errors={"resolution": DATABASE_DOWN})
             return
         ack()
@@ -120,7 +121,7 @@ def register(app: App, svc: Services) -> None:
             reply = customer_flow.submit(svc, user=body["user"]["id"], form=form, customer_id=customer_id,
                                          delivery=f"view:{view['id']}")
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not save customer %s", customer_id or form.name)
+            log_not_done(log, "could not save customer %s", customer_id or form.name)
             ack(response_action="errors", errors={"name": DATABASE_DOWN})
             return
         if reply.errors:
@@ -145,7 +146,7 @@ def register(app: App, svc: Services) -> None:
             ack(response_action="errors", errors={block: str(exc)})
             return
         except (SQLAlchemyError, TimeoutError):
-            log.exception("could not record check-in %s", checkin_id)
+            log_not_done(log, "could not record check-in %s", checkin_id)
             ack(response_action="errors", errors={block: DATABASE_DOWN})
             return
         ack()

@@ -216,6 +216,11 @@ def log_shortcut(bot: Bot, here: World, user: str) -> Any:
                                        message_ts=here.extra["ts"])
 
 
+def escalate_shortcut(bot: Bot, here: World, user: str) -> Any:
+    return bot.driver.message_shortcut(user, "escalate_message", channel_id=here.channel,
+                                       message_ts=here.extra["ts"])
+
+
 def case_now(bot: Bot, here: World) -> Case:
     return reload(bot, here.case)
 
@@ -348,6 +353,11 @@ ROWS = [
     Row("/escalate", EVERYONE, world, command("/escalate", "Globex: delivery late", in_case=False),
         lambda bot, here, user: any(c.reporter_id == user and c.summary == "delivery late" for c in all_cases(bot.db)),
         in_ack, ""),
+    Row("Escalate a message (shortcut and its form)", EVERYONE, with_customer_message,
+        then_submit(escalate_shortcut, {"customer": "Globex", "summary": "delivery late"}),
+        lambda bot, here, user: any(c.reporter_id == user and c.customer.name == "Globex" and
+                                    c.source_ts == here.extra["ts"] for c in all_cases(bot.db)),
+        in_response, ""),
     Row("Log as customer update (message shortcut)", EVERYONE, with_customer_message, log_shortcut,
         update_by("shortcut"), in_response, ""),
     Row("Reminder: Snooze 1h", OWNER_OR_ADVOCATE, with_reminder, click("reminder_snooze_1h"),

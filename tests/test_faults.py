@@ -34,6 +34,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from bot.app import create_app
 from bot.blocks.reminders import SNOOZE_HOUR
@@ -47,11 +48,13 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack_client import make_client
 from bot.web import HttpServer, make_wsgi
+from handlers.middleware import log_not_done
 from handlers.views import DATABASE_DOWN
 from jobs.outbox import Done, Item, effect, send_due
 from jobs.tick import tick
 from storage.db import Database
 from storage.models import Case, CaseEvent, EscalationDraft, OutboxItem, RevokedToken
+from storage.patience import DatabaseBusy
 from tests.cli_helpers import bot_env, cli, free_port, write_config
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, Bot, wait_until
 from tests.helpers import all_cases, outbox, setup_settled, timeline
@@ -371,7 +374,8 @@ def test_database_down_mid_run_requests_are_told_to_try_again_and_work_again_aft
 
 
 def test_an_escalation_form_submitted_while_the_database_is_down_stays_open_and_works_after(
-        outage: Outage, settings: Settings, config: TeamConfig, standin: SlackStandIn, clock: FixedClock) -> None:
+        outage: Outage, settings: Settings, config: TeamConfig, standin: SlackStandIn, clock: FixedClock,
+        caplog: pytest.LogCaptureFixture) -> None:
     db = Database(outage.url)
     with serve(settings, config, db, standin, clock) as bot:
         bot.svc.directory.identity()  # what `run` does at start
@@ -382,6 +386,7 @@ def test_an_escalation_form_submitted_while_the_database_is_down_stays_open_and_
         rows_before = (count(db, OutboxItem), count(db, EscalationDraft), count(db, Case))
 
         outage.begin()
+        caplog.clear()
         try:
             answer, seconds = timed(lambda: bot.driver.view_submission("U30REQ", view_id, typed))
             # Answered in time with the form's own errors: Slack keeps it open with what was typed and shows
@@ -391,6 +396,10 @@ def test_an_escalation_form_submitted_while_the_database_is_down_stays_open_and_
             assert "try again" in DATABASE_DOWN
         finally:
             outage.end()
+        # One warning line, no traceback: during an outage every submission fails alike.
+        [line] = [r for r in caplog.records if r.name == "handlers.views"]
+        assert line.levelno == logging.WARNING and line.exc_info is None
+        assert line.getMessage().startswith("could not record an escalation (database unavailable: ")
         assert standin.open_views("U30REQ") == [view_id]
         assert standin.views[view_id] == form  # not replaced by an update or a pushed view
         # Nothing written: no escalation row (whose key would make the retry a duplicate), draft or case.
@@ -718,3 +727,19 @@ def _listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_database_error_that_is_not_an_outage_keeps_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("handlers.test")
+    for error in (IntegrityError("INSERT …", {}, Exception("duplicate key")),
+                  OperationalError("SELECT 1", {}, Exception("connection refused")), DatabaseBusy("pool busy")):
+        try:
+            raise error
+        except (SQLAlchemyError, TimeoutError):
+            log_not_done(logger, "could not record %s", "a thing")
+    bug, outage, busy = caplog.records
+    assert (bug.levelno, bug.getMessage()) == (logging.ERROR, "could not record a thing")
+    assert bug.exc_info is not None  # a constraint or a bad statement is a bug: its traceback is the clue
+    assert (outage.levelno, outage.exc_info) == (logging.WARNING, None)
+    assert outage.getMessage() == "could not record a thing (database unavailable: OperationalError)"
+    assert busy.getMessage() == "could not record a thing (database unavailable: DatabaseBusy)"
