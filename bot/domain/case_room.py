@@ -15,12 +15,13 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.cadence import refresh_summary_of
 from bot.domain.records import add_event, enqueue
 from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent
-from storage.queries import AlreadyDelivered, claim_first, dialect_of, upsert_for
+from storage.queries import AlreadyDelivered, claim_first, dialect_of
 
 # The statements of the hot path (every message in a case channel), built once on the Core tables and run with
 # parameters: building them with values through the ORM on every message cost more CPU than running them.
@@ -39,12 +40,11 @@ RESPONDED = insert(EVENTS).returning(EVENTS.c.id)
 TOUCH = update(CASES).where(CASES.c.id == bindparam("case")).values(updated_at=bindparam("now"))
 
 
-@cache
-def _insert_once_statement(dialect: str) -> Any:
-    return (upsert_for(dialect)(EVENTS)
-            .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
-                                    index_where=sql_text(ONCE_PER_MESSAGE))
-            .returning(EVENTS.c.id))
+# SQLite's form of the message insert (PostgreSQL's is inside _POSTED_SQL).
+INSERT_ONCE = (sqlite.insert(EVENTS)
+               .on_conflict_do_nothing(index_elements=["kind", "channel_id", "slack_ts"],
+                                       index_where=sql_text(ONCE_PER_MESSAGE))
+               .returning(EVENTS.c.id))
 
 
 # PostgreSQL: a person's message recorded in one statement, run on its own (it commits itself): a round trip
@@ -166,12 +166,11 @@ def room_in_channel(session: Session, channel_id: str | None) -> Room | None:
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
-    """INSERT a message or key-moment event unless (kind, channel, ts) is recorded: its id, or None.
+    """SQLite: INSERT a message event unless (kind, channel, ts) is recorded: its id, or None.
 
-    ON CONFLICT DO NOTHING on the partial unique index: no "already recorded?" query first, and on
-    PostgreSQL no failed insert aborting the transaction when two deliveries race.
+    ON CONFLICT DO NOTHING on the partial unique index: no "already recorded?" query first.
     """
-    return session.execute(_insert_once_statement(dialect_of(session)), values).scalar_one_or_none()
+    return session.execute(INSERT_ONCE, values).scalar_one_or_none()
 
 
 def record_message(
