@@ -75,7 +75,10 @@ def _report(settings: Settings, message: str, level: int = logging.ERROR) -> Non
     if settings.log_format == "json":
         logging.getLogger("advocacy-bot").log(level, message)
     else:
-        print(message, file=sys.stderr)
+        # One write, newline included: print() writes the text and the newline apart, and a scheduler thread's log
+        # line could land between them.
+        sys.stderr.write(f"{message}\n")
+        sys.stderr.flush()
 
 
 def _embedded_schema(db: Database) -> None:
