@@ -2,32 +2,26 @@
 
 Each function is one short transaction (run before the ack: the person's action is recorded when
 Slack hears back) and returns the sentence to show that person; ``FlowError`` carries a refusal.
-Reactions, which nobody is answered for, are only written down before the ack (``queue_reaction``).
 The Slack effects (the channel's record, refreshed messages) are outbox rows, run after the ack.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Sequence
-from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.blocks.common import mention, slack_date
-from bot.config import TeamConfig
 from bot.domain.cadence import VIA, current, may_answer, record_customer_update, set_cadence, snooze, tomorrow_morning
 from bot.durations import format_duration
 from bot.escalation_flow import advocates
 from bot.flow import FlowError, case_here
 from bot.services import Services
-from storage.models import Case, OutboxItem, Reminder
-from storage.queries import claim_delivery
+from storage.models import Case, Reminder
+from storage.queries import claim_delivery, claim_first
 
 DONE, SNOOZE = "white_check_mark", "zzz"
 
@@ -98,55 +92,36 @@ class Reacted(NamedTuple):
     outcome: str
 
 
-def _answerable(reminder: Reminder, case: Case, user: str, team: Sequence[str]) -> bool:
-    """The reminder still waits for this period's update and ``user`` may answer it (owner or advocate)."""
-    return reminder.step != "leadership" and current(reminder, case) and may_answer(user, case, team)
+def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
+                       delivery: str | None = None) -> Reacted | None:
+    """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. What happened, or None.
 
-
-def queue_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
-                   delivery: str | None = None) -> int | None:
-    """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. Before the ack, only written down.
-
-    A reaction that can answer (a reminder its case still waits on, by the owner or an advocate; a head's ✅ is
-    not a customer update) becomes a ``reminder.react`` outbox row, answered right after the ack by
-    ``jobs/reactions.py`` (or by the tick, if the process died in between): the ack costs one read and one
-    insert instead of the whole cadence change. Keyed by the event id, so a redelivery adds nothing. Returns the
-    case's number, or None when the reaction answers nothing (then nothing is written).
+    Only the owner or an advocate counts (a head's ✅ is not a customer update); other reactions,
+    other messages and reminders already answered are ignored, so a second reaction has no effect.
+    ``delivery`` (an event id) is claimed first in the same transaction (AlreadyDelivered if it was before).
     """
     name = reaction.split("::", 1)[0]  # skin tones ride along as +1::skin-tone-3
     if name not in (DONE, SNOOZE):
         return None
-    team = advocates(svc)  # before any database work: never hold the database while Slack answers
+    team = advocates(svc)  # before the transaction: never hold the database while Slack answers
     now = svc.clock()
-    with svc.db.reading() as session:
+    with svc.db.transaction(urgent=True) as session:
+        claim_first(session, delivery, now)
         found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
                                 .where(Reminder.channel_id == channel_id, Reminder.message_ts == ts)).first()
-        if found is None or not _answerable(found[0], found[1], user, team):
+        if found is None or found[0].step == "leadership":
             return None
-        reminder_id, case_id, number = found[0].id, found[1].id, found[1].number
-    row = {"key": f"reaction:{delivery or uuid.uuid4().hex}", "kind": "reminder.react", "case_id": case_id,
-           "payload": {"reminder_id": reminder_id, "user": user, "reaction": name, "at": now.isoformat()},
-           "status": "pending", "due_at": now, "attempts": 0, "created_at": now}
-    with suppress(IntegrityError):  # this event was written before (a redelivery): it is answered once
-        svc.db.insert_now(OutboxItem.__table__, row)  # type: ignore[arg-type]
-    return number
-
-
-def answer_reaction(session: Session, config: TeamConfig, team: Sequence[str], *, reminder_id: int, user: str,
-                    reaction: str, at: datetime) -> Reacted | None:
-    """The queued reaction, answered in the outbox row's transaction (checked again: the reminder may have been
-    answered since). What it did, or None."""
-    found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
-                            .where(Reminder.id == reminder_id)).first()
-    if found is None or not _answerable(found[0], found[1], user, team):
-        return None
-    reminder, case = found[0], found[1]
-    if reaction == SNOOZE:
-        snoozed = snooze(session, reminder, case, by=user, until=at + timedelta(hours=1), now=at)
-        return Reacted(case.number, "snoozed") if snoozed else None
-    record_customer_update(session, case, by=user, text=None, via="unspecified", source="reaction", at=at,
-                           config=config, announce=False)
-    return Reacted(case.number, "updated")
+        reminder, case = found[0], found[1]
+        if not current(reminder, case):
+            return None
+        if not may_answer(user, case, team):
+            return None
+        if name == SNOOZE:
+            snoozed = snooze(session, reminder, case, by=user, until=now + timedelta(hours=1), now=now)
+            return Reacted(case.number, "snoozed") if snoozed else None
+        record_customer_update(session, case, by=user, text=None, via="unspecified", source="reaction", at=now,
+                               config=svc.config, announce=False)
+        return Reacted(case.number, "updated")
 
 
 def update_modal_context(reminder_id: int) -> str:

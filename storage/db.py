@@ -203,13 +203,6 @@ class Database:
         with self._autocommit() as session:
             yield session
 
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """For reads before an ack: on PostgreSQL each statement runs on its own (no BEGIN and ROLLBACK round
-        trips); on SQLite a plain session, which never waits for the writer. Never for writes."""
-        with (self._autocommit or self.sessions)() as session:
-            yield session
-
     def insert_now(self, table: Table, row: dict[str, Any]) -> None:
         """Insert one row and commit it, grouped with other threads' rows (see ``group_commit``)."""
         self._group_commit.insert(table, row)
