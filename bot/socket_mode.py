@@ -68,7 +68,8 @@ class _LinkSocket:
 
 
 class AdvocacySocketMode(SocketModeHandler):
-    """One Socket Mode link to Slack (replaced on Slack's ``disconnect`` or when it goes stale)."""
+    """One Socket Mode link to Slack (replaced on Slack's ``disconnect``, when its connection ends, or when it
+    goes stale)."""
 
     def __init__(self, app: AdvocacyApp, app_token: str) -> None:
         super().__init__(app.bolt, app_token, web_client=app.services.client,

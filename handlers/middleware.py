@@ -43,6 +43,12 @@ def database_failed(error: BaseException) -> bool:
     return isinstance(error, SQLAlchemyError | TimeoutError)
 
 
+def database_unavailable(error: BaseException | None) -> bool:
+    """Of those failures, the ones of the database itself: unreachable, refusing connections, too slow. The
+    others (a constraint, a bad statement) are bugs in what was asked of it."""
+    return isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | TimeoutError)
+
+
 def log_not_done(logger: logging.Logger, message: str, *args: object) -> None:
     """Log a listener's database failure; called in its except block.
 
@@ -50,7 +56,7 @@ def log_not_done(logger: logging.Logger, message: str, *args: object) -> None:
     request fails alike, and a traceback each would bury the log. Any other database error (a constraint,
     a bad statement: a bug) keeps its traceback."""
     error = sys.exc_info()[1]
-    if isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | TimeoutError):
+    if database_unavailable(error):
         logger.warning(f"{message} (database unavailable: %s)", *args, type(error).__name__)
     else:
         logger.exception(message, *args)
