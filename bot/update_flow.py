@@ -2,6 +2,7 @@
 
 Each function is one short transaction (run before the ack: the person's action is recorded when
 Slack hears back) and returns the sentence to show that person; ``FlowError`` carries a refusal.
+Reactions, which nobody is answered for, are only queued before the ack (``queue_reaction``).
 The Slack effects (the channel's record, refreshed messages) are outbox rows, run after the ack.
 """
 
@@ -9,21 +10,19 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.common import mention, slack_date
+from bot.domain import reactions
 from bot.domain.cadence import VIA, current, may_answer, record_customer_update, set_cadence, snooze, tomorrow_morning
 from bot.durations import format_duration
 from bot.escalation_flow import advocates
 from bot.flow import FlowError, case_here
 from bot.services import Services
 from storage.models import Case, Reminder
-from storage.queries import claim_delivery, claim_first
-
-DONE, SNOOZE = "white_check_mark", "zzz"
+from storage.queries import claim_delivery
 
 
 def _due_line(case: Case) -> str:
@@ -85,43 +84,21 @@ def snooze_reminder(svc: Services, *, user: str, reminder_id: int, tomorrow: boo
         return f":zzz: Snoozed until {slack_date(until)}. The update stays due {slack_date(reminder.due_at)}."
 
 
-class Reacted(NamedTuple):
-    """A reaction that answered a reminder: its case's number and what it did (updated, snoozed)."""
+def queue_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
+                   delivery: str | None = None) -> int | None:
+    """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. Before the ack, only queued.
 
-    case_number: int
-    outcome: str
-
-
-def answer_by_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
-                       delivery: str | None = None) -> Reacted | None:
-    """✅ on a reminder = the customer was just updated; 💤 = snooze an hour. What happened, or None.
-
-    Only the owner or an advocate counts (a head's ✅ is not a customer update); other reactions,
-    other messages and reminders already answered are ignored, so a second reaction has no effect.
-    ``delivery`` (an event id) is claimed first in the same transaction (AlreadyDelivered if it was before).
+    Other reactions are ignored without a database call. A ✅ or 💤 claims ``delivery`` (an event id;
+    AlreadyDelivered if it was claimed before) and, when it may answer a reminder, queues it (see
+    ``bot.domain.reactions``): the case's number, or None when it answers nothing.
     """
-    name = reaction.split("::", 1)[0]  # skin tones ride along as +1::skin-tone-3
-    if name not in (DONE, SNOOZE):
+    name = reactions.reaction_name(reaction)
+    if name is None:
         return None
-    team = advocates(svc)  # before the transaction: never hold the database while Slack answers
-    now = svc.clock()
-    with svc.db.transaction(urgent=True) as session:
-        claim_first(session, delivery, now)
-        found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
-                                .where(Reminder.channel_id == channel_id, Reminder.message_ts == ts)).first()
-        if found is None or found[0].step == "leadership":
-            return None
-        reminder, case = found[0], found[1]
-        if not current(reminder, case):
-            return None
-        if not may_answer(user, case, team):
-            return None
-        if name == SNOOZE:
-            snoozed = snooze(session, reminder, case, by=user, until=now + timedelta(hours=1), now=now)
-            return Reacted(case.number, "snoozed") if snoozed else None
-        record_customer_update(session, case, by=user, text=None, via="unspecified", source="reaction", at=now,
-                               config=svc.config, announce=False)
-        return Reacted(case.number, "updated")
+    advocate = user in advocates(svc)  # before any database work: never hold the database while Slack answers
+    with svc.db.one_statement() as session:  # one statement on PostgreSQL
+        return reactions.queue_reaction(session, delivery=delivery, user=user, advocate=advocate,
+                                        channel_id=channel_id, ts=ts, reaction=name, now=svc.clock())
 
 
 def update_modal_context(reminder_id: int) -> str:

@@ -62,20 +62,19 @@ def register(app: App, svc: Services) -> None:
     @app.event("reaction_added")
     def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
         item = event.get("item") or {}
-        delivery = context.get("delivery")  # claimed by the flow's own transaction
+        delivery = context.get("delivery")  # claimed by the flow's own statement
         if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
             return
         if str(event.get("reaction") or "").split("::", 1)[0] == PUSHPIN:
             case_flow.key_moment(svc, user=str(event.get("user")), channel_id=item["channel"], ts=item["ts"],
                                  how="reaction", delivery=delivery)
             return
-        outcome = update_flow.answer_by_reaction(svc, user=str(event.get("user")), channel_id=item["channel"],
-                                                 ts=item["ts"], reaction=str(event.get("reaction") or ""),
-                                                 delivery=delivery)
-        if outcome is not None:
-            context[CASE] = outcome.case_number
-            log.info("reminder of case #%s answered by a reaction: %s", outcome.case_number, outcome.outcome)
-            svc.kick()
+        number = update_flow.queue_reaction(svc, user=str(event.get("user")), channel_id=item["channel"],
+                                            ts=item["ts"], reaction=str(event.get("reaction") or ""),
+                                            delivery=delivery)
+        if number is not None:
+            context[CASE] = number  # for the request's log line (bot/observability.py)
+            svc.kick()  # answered right after the ack (jobs/reactions.py)
 
     @app.event("tokens_revoked")
     def tokens_revoked(event: dict[str, Any]) -> None:

@@ -30,7 +30,8 @@ _MAY_HOLD_NUL = re.compile(r"\\u0000|%00|%5cu0000|\x00", re.IGNORECASE)
 REQUEST_DB_SECONDS = 1.5
 RELEASE_DB_SECONDS = 0.5
 # Events whose listeners claim the event id themselves, as the first statement of the transaction that
-# records them (``context["delivery"]``, see storage.queries.claim_first): people's messages and reactions,
+# records them (``context["delivery"]``, see storage.queries.claim_first; on PostgreSQL a message or a ✅ on a
+# reminder is one statement, its claim included): people's messages and reactions,
 # most of the traffic, then cost one transaction instead of two. A listener path that writes nothing claims
 # nothing, and a retry of it does nothing again. Every other event is claimed here, before its listener.
 CLAIMED_BY_LISTENER = frozenset({"message", "reaction_added"})

@@ -10,6 +10,18 @@ from types import ModuleType
 
 
 def load_effects() -> tuple[ModuleType, ...]:
-    from jobs import case_room, case_setup, checkins, digest, escalations, handover, prevention, reminders, review
+    from jobs import (
+        case_room,
+        case_setup,
+        checkins,
+        digest,
+        escalations,
+        handover,
+        prevention,
+        reactions,
+        reminders,
+        review,
+    )
 
-    return (case_room, case_setup, checkins, digest, escalations, handover, prevention, reminders, review)
+    return (case_room, case_setup, checkins, digest, escalations, handover, prevention, reactions, reminders,
+            review)

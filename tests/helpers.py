@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from storage.db import Database
@@ -43,3 +45,8 @@ def mrkdwn_texts(blocks: object) -> list[str]:
 def setup_settled(db: Database) -> bool:
     items = outbox(db)
     return bool(items) and all(item.status != "pending" for item in items)
+
+
+def drained(db: Database, now: datetime) -> bool:
+    """No outbox row due by ``now`` is left to run (what the after-ack drive does has been done)."""
+    return all(item.status != "pending" or item.due_at > now for item in outbox(db))

@@ -12,7 +12,7 @@ from bot.domain.cadence import schedule
 from jobs.tick import tick
 from storage.models import Case, Customer, CustomerUpdate, Reminder
 from tests.conftest import Bot, over_both_transports, wait_until
-from tests.helpers import all_cases, outbox, setup_settled, timeline
+from tests.helpers import all_cases, drained, outbox, setup_settled, timeline
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
 
@@ -122,7 +122,9 @@ def test_a_check_reaction_from_the_owner_is_a_customer_update(at_t0: Bot) -> Non
     response = bot.driver.react("U01ADV", case.channel_id, ts, "white_check_mark", event_id="Ev0CHECK")
     assert response.status == 200
     assert bot.driver.react("U01ADV", case.channel_id, ts, "white_check_mark", event_id="Ev0CHECK").status == 200
+    wait_until(lambda: drained(bot.db, bot.clock()), message="the reaction to be answered (after the ack)")
     assert bot.driver.react("U02ADV", case.channel_id, ts, "white_check_mark").status == 200  # a second ✅
+    wait_until(lambda: drained(bot.db, bot.clock()), message="the reaction to be answered (after the ack)")
     [update] = updates(bot, case)
     assert (update.by, update.source, update.on_time) == ("U01ADV", "reaction", False)
     case = reload(bot, case)
@@ -140,13 +142,37 @@ def test_a_check_reaction_from_the_owner_is_a_customer_update(at_t0: Bot) -> Non
     assert (answered_at + timedelta(hours=2)).strftime("%Y%m%dT%H%M%SZ") in second and first != second
 
 
+def test_a_reaction_acknowledged_before_the_process_stops_is_answered_by_the_tick_at_its_own_time(
+        at_t0: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot = at_t0
+    case = open_case(bot)
+    run_tick(bot, hours=2)
+    ts = reminder_ts(bot, case)
+    monkeypatch.setattr(bot.svc, "kick", lambda: None)  # the process stops right after the ack: no drive
+    reacted_at = bot.clock.advance(minutes=10)
+    assert bot.driver.react("U01ADV", case.channel_id, ts, "white_check_mark", event_id="Ev0LATE").status == 200
+    assert bot.driver.react("U01ADV", case.channel_id, ts, "white_check_mark", event_id="Ev0LATE").status == 200
+    [row] = [i for i in outbox(bot.db) if i.kind == "reminder.react"]  # written before the ack, once
+    assert (row.status, row.key, row.case_id) == ("pending", "reaction:event:Ev0LATE", case.id)
+    assert updates(bot, case) == []
+
+    run_tick(bot, minutes=20)  # the next start's (or another replica's) tick runs it
+    [update] = updates(bot, case)
+    assert (update.by, update.source, update.at) == ("U01ADV", "reaction", reacted_at)  # when it was made
+    assert reload(bot, case).next_update_due == reacted_at + timedelta(hours=2)
+    assert [i.status for i in outbox(bot.db) if i.kind == "reminder.react"] == ["done"]
+    assert any(m.ts == ts and "updated the customer" in str(m.blocks) for m in bot.standin.messages(case.channel_id))
+
+
 def test_zzz_snoozes_the_reminder_not_the_due_time(at_t0: Bot) -> None:
     bot = at_t0
     case = open_case(bot)
     run_tick(bot, minutes=90)
     ts = reminder_ts(bot, case, "heads_up")
     assert bot.driver.react("U02ADV", case.channel_id, ts, "zzz").status == 200  # an advocate may
+    wait_until(lambda: drained(bot.db, bot.clock()), message="the reaction to be answered (after the ack)")
     assert bot.driver.react("U01ADV", case.channel_id, ts, "zzz").status == 200  # answered already: no effect
+    wait_until(lambda: drained(bot.db, bot.clock()), message="the reaction to be answered (after the ack)")
     case = reload(bot, case)
     assert case.next_update_due == T0 + timedelta(hours=2)  # compliance stays honest
     run_tick(bot, minutes=30)  # the overdue reminder would have come now: it was moved
