@@ -9,13 +9,15 @@ The Slack effects (the channel's record, refreshed messages) are outbox rows, ru
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.common import mention, slack_date
-from bot.domain import reactions
+from bot.config import TeamConfig
+from bot.domain import reminder_answers
 from bot.domain.cadence import VIA, current, may_answer, record_customer_update, set_cadence, snooze, tomorrow_morning
 from bot.durations import format_duration
 from bot.escalation_flow import advocates
@@ -23,6 +25,8 @@ from bot.flow import FlowError, case_here
 from bot.services import Services
 from storage.models import Case, Reminder
 from storage.queries import claim_delivery
+
+ALREADY_ANSWERED = "This reminder was already answered."
 
 
 def _due_line(case: Case) -> str:
@@ -69,19 +73,39 @@ def _reminder(session: Session, reminder_id: int) -> tuple[Reminder, Case]:
     return found[0], found[1]
 
 
-def snooze_reminder(svc: Services, *, user: str, reminder_id: int, tomorrow: bool) -> str:
-    team = advocates(svc)
-    now = svc.clock()
-    with svc.db.transaction(urgent=True) as session:
+def queue_snooze(svc: Services, *, user: str, reminder_id: int, tomorrow: bool, response_url: str | None) -> None:
+    """*Snooze 1h* / *Snooze until tomorrow* on a reminder: checked and queued before the ack (FlowError: the
+    refusal), snoozed and answered right after it (``snooze_clicked``, through the outbox)."""
+    advocate = user in advocates(svc)  # before any database work: never hold the database while Slack answers
+    with svc.db.one_statement() as session:  # one statement on PostgreSQL
+        clicked = reminder_answers.queue_snooze(session, reminder_id=reminder_id, user=user, advocate=advocate,
+                                                tomorrow=tomorrow, response_url=response_url, now=svc.clock())
+    if clicked is None:
+        raise FlowError("That reminder no longer exists.")
+    if not (user == clicked.owner_id or advocate):
+        raise FlowError(_only_owner_may_snooze(clicked.owner_id))
+    if not clicked.waiting:
+        raise FlowError(ALREADY_ANSWERED)
+
+
+def _only_owner_may_snooze(owner_id: str) -> str:
+    return f"Only the owner ({mention(owner_id)}) or an advocate can snooze this reminder."
+
+
+def snooze_clicked(session: Session, config: TeamConfig, team: Sequence[str], *, user: str, reminder_id: int,
+                   tomorrow: bool, at: datetime) -> str:
+    """A queued Snooze click, done at the click's time ``at`` (checked again: it may have been answered since).
+    The sentence for the person."""
+    try:
         reminder, case = _reminder(session, reminder_id)
         if not may_answer(user, case, team):
-            raise FlowError(f"Only the owner ({mention(case.owner_id)}) or an advocate can snooze this reminder.")
-        if not current(reminder, case):
-            raise FlowError("This reminder was already answered.")
-        until = tomorrow_morning(case, now, svc.config) if tomorrow else now + timedelta(hours=1)
-        if not snooze(session, reminder, case, by=user, until=until, now=now):
-            raise FlowError("This reminder was already answered.")
-        return f":zzz: Snoozed until {slack_date(until)}. The update stays due {slack_date(reminder.due_at)}."
+            raise FlowError(_only_owner_may_snooze(case.owner_id))
+        until = tomorrow_morning(case, at, config) if tomorrow else at + timedelta(hours=1)
+        if not current(reminder, case) or not snooze(session, reminder, case, by=user, until=until, now=at):
+            raise FlowError(ALREADY_ANSWERED)
+    except FlowError as exc:
+        return f":warning: {exc}"
+    return f":zzz: Snoozed until {slack_date(until)}. The update stays due {slack_date(reminder.due_at)}."
 
 
 def queue_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reaction: str,
@@ -90,14 +114,14 @@ def queue_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reacti
 
     Other reactions are ignored without a database call. A ✅ or 💤 claims ``delivery`` (an event id;
     AlreadyDelivered if it was claimed before) and, when it may answer a reminder, queues it (see
-    ``bot.domain.reactions``): the case's number, or None when it answers nothing.
+    ``bot.domain.reminder_answers``): the case's number, or None when it answers nothing.
     """
-    name = reactions.reaction_name(reaction)
+    name = reminder_answers.reaction_name(reaction)
     if name is None:
         return None
     advocate = user in advocates(svc)  # before any database work: never hold the database while Slack answers
     with svc.db.one_statement() as session:  # one statement on PostgreSQL
-        return reactions.queue_reaction(session, delivery=delivery, user=user, advocate=advocate,
+        return reminder_answers.queue_reaction(session, delivery=delivery, user=user, advocate=advocate,
                                         channel_id=channel_id, ts=ts, reaction=name, now=svc.clock())
 
 

@@ -86,16 +86,17 @@ def register(app: App, svc: Services) -> None:
                   view=log_update_modal(case, update_flow.update_modal_context(rid)))
 
     def snooze(body: dict[str, Any], action: dict[str, Any], respond: Respond, *, tomorrow: bool) -> None:
+        """Checked and queued before the ack; snoozed, and the person told, right after it (through the outbox)."""
         rid = reminder_id(action)
         try:
             if rid is None:
                 raise FlowError("That button is out of date.")
-            answer = update_flow.snooze_reminder(svc, user=body["user"]["id"], reminder_id=rid, tomorrow=tomorrow)
+            update_flow.queue_snooze(svc, user=body["user"]["id"], reminder_id=rid, tomorrow=tomorrow,
+                                     response_url=body.get("response_url"))
         except FlowError as exc:
-            answer = f":warning: {exc}"
-        else:
-            svc.kick()
-        svc.later(respond, text=answer, response_type="ephemeral", replace_original=False)
+            svc.later(respond, text=f":warning: {exc}", response_type="ephemeral", replace_original=False)
+            return
+        svc.kick()
 
     @app.action(SNOOZE_HOUR)
     def snooze_hour(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:

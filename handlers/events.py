@@ -74,7 +74,7 @@ def register(app: App, svc: Services) -> None:
                                             delivery=delivery)
         if number is not None:
             context[CASE] = number  # for the request's log line (bot/observability.py)
-            svc.kick()  # answered right after the ack (jobs/reactions.py)
+            svc.kick()  # answered right after the ack (jobs/reminder_answers.py)
 
     @app.event("tokens_revoked")
     def tokens_revoked(event: dict[str, Any]) -> None:

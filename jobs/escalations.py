@@ -17,7 +17,7 @@ from bot.escalation_flow import advocates, draft_if_open_case, origin_from_json
 from bot.services import Services
 from bot.text import escape_mrkdwn
 from jobs.outbox import Done, Item, effect
-from jobs.replies import tell
+from jobs.replies import REPLY
 
 
 def _record_failed(session: Session, item: Item, error: str, now: datetime) -> None:
@@ -25,7 +25,7 @@ def _record_failed(session: Session, item: Item, error: str, now: datetime) -> N
     enqueue(
         session,
         key=f"{item.key}:failed",
-        kind="escalation.reply",
+        kind=REPLY,
         payload={"user": origin.requester, "response_url": origin.response_url,
                  "text": record_failed_reply(error)},
         now=now,
@@ -46,7 +46,7 @@ def open_escalation(ctx: Services, item: Item) -> Done:
             enqueue(
                 session,
                 key=f"{item.key}:choice",
-                kind="escalation.reply",
+                kind=REPLY,
                 payload={"user": origin.requester, "response_url": origin.response_url,
                          "text": f"{escape_mrkdwn(request.customer or '')} already has an open case.",
                          "blocks": open_case_choice(choice.existing, choice.draft_id, request.summary),
@@ -59,11 +59,4 @@ def open_escalation(ctx: Services, item: Item) -> Done:
         result["case"] = case.number
 
     return Done(result, apply)
-
-
-@effect("escalation.reply")
-def reply(ctx: Services, item: Item) -> Done:
-    via = tell(ctx, item, str(item.payload["user"]), item.payload.get("response_url"), str(item.payload["text"]),
-               blocks=item.payload.get("blocks"), replace_original=bool(item.payload.get("replace_original")))
-    return Done({"via": via})
 

@@ -18,10 +18,11 @@ def load_effects() -> tuple[ModuleType, ...]:
         escalations,
         handover,
         prevention,
-        reactions,
+        reminder_answers,
         reminders,
+        replies,
         review,
     )
 
-    return (case_room, case_setup, checkins, digest, escalations, handover, prevention, reactions, reminders,
-            review)
+    return (case_room, case_setup, checkins, digest, escalations, handover, prevention, reminder_answers, reminders,
+            replies, review)

@@ -182,6 +182,34 @@ def test_zzz_snoozes_the_reminder_not_the_due_time(at_t0: Bot) -> None:
     assert [e.kind for e in timeline(bot.db, case.id)].count("reminder_snoozed") == 1
 
 
+def answers(bot: Bot, start: str) -> list[Any]:
+    """What people were told through their clicks' response URLs that starts with ``start``."""
+    return [r for r in bot.standin.responses if (r.text or "").startswith(start)]
+
+
+def test_snooze_clicks_acknowledged_before_the_process_stops_are_done_by_the_tick_once_at_their_time(
+        at_t0: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot = at_t0
+    case = open_case(bot)
+    run_tick(bot, hours=2)
+    ts = reminder_ts(bot, case)
+    monkeypatch.setattr(bot.svc, "kick", lambda: None)  # the process stops right after the acks: no drive
+    clicked_at = bot.clock.advance(minutes=10)
+    for user in ("U01ADV", "U02ADV"):  # the owner and an advocate, before either click is done
+        assert bot.driver.block_action(user, "reminder_snooze_1h", channel_id=case.channel_id,
+                                       message_ts=ts).status == 200
+    assert sorted(i.status for i in outbox(bot.db) if i.kind == "reminder.snooze") == ["pending", "pending"]
+    assert not answers(bot, ":zzz:") and "reminder_snoozed" not in [e.kind for e in timeline(bot.db, case.id)]
+
+    run_tick(bot, minutes=20)  # the next start's (or another replica's) tick runs them: one snooze, one refusal
+    assert [e.kind for e in timeline(bot.db, case.id)].count("reminder_snoozed") == 1
+    with bot.db.transaction() as session:
+        reminder = session.scalar(select(Reminder).where(Reminder.case_id == case.id, Reminder.message_ts == ts))
+        assert reminder is not None and reminder.snoozed_until == clicked_at + timedelta(hours=1)  # from the click
+    assert len(answers(bot, ":zzz: Snoozed until")) == 1
+    assert len(answers(bot, ":warning: This reminder was already answered.")) == 1
+
+
 @over_both_transports
 def test_buttons_snooze_for_the_owner_and_log_an_update_through_the_modal(at_t0: Bot) -> None:
     bot = at_t0
@@ -195,12 +223,20 @@ def test_buttons_snooze_for_the_owner_and_log_an_update_through_the_modal(at_t0:
 
     # Snooze until tomorrow: the customer's next business morning (team zone, Stockholm, 09:00).
     bot.driver.block_action("U01ADV", "reminder_snooze_tomorrow", channel_id=case.channel_id, message_ts=ts)
+    said = wait_until(lambda: answers(bot, ":zzz: Snoozed until"), message="the snooze's answer (after the ack)")
+    assert said[0].response_type == "ephemeral" and not said[0].replace_original
     with bot.db.transaction() as session:
         repeat = session.scalar(select(Reminder).where(Reminder.step == "repeat"))
         assert repeat is not None and repeat.fire_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+        clicked = session.scalars(select(Reminder).where(Reminder.message_ts == ts)).one()
+    # Clicked in a Slack client that still shows the buttons (the reminder now reads "snoozed", without them).
+    bot.driver.block_action("U02ADV", "reminder_snooze_1h", value=str(clicked.id), channel_id=case.channel_id,
+                            message_ts=ts)
+    wait_until(lambda: answers(bot, ":warning: This reminder was already answered."), message="the refusal")
 
     # Log update: a modal, which records the update once even if submitted twice.
-    bot.driver.block_action("U02ADV", "reminder_log_update", channel_id=case.channel_id, message_ts=ts)
+    bot.driver.block_action("U02ADV", "reminder_log_update", value=str(clicked.id), channel_id=case.channel_id,
+                            message_ts=ts)
     [view_id] = wait_until(lambda: bot.standin.open_views("U02ADV"), message="the modal")
     values = {"text": "Refund approved; it lands in 3 days", "via": "call"}
     assert bot.driver.view_submission("U02ADV", view_id, values).status == 200

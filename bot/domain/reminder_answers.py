@@ -1,12 +1,13 @@
-"""A ✅ or 💤 on a reminder: written down before the ack, answered right after it.
+"""Answers to a reminder that are queued before the ack and done right after it: a ✅ or 💤 reaction, a Snooze click.
 
-Before the ack the reaction is only queued. Its event id is claimed first, so a redelivery (or the same event
+Before the ack a reaction is only queued. Its event id is claimed first, so a redelivery (or the same event
 at another replica) is told apart as AlreadyDelivered even when the reminder was answered meanwhile; and when it
 may answer a reminder, a ``reminder.react`` outbox row is written with the claim. ``answer_reaction`` runs that
-row (``jobs/reactions.py``): it checks again, since the reminder may have been answered in between, and changes
+row (``jobs/reminder_answers.py``): it checks again, since the reminder may have been answered in between, and changes
 the cadence at the reaction's own time. The ack costs one statement on PostgreSQL instead of the cadence
 change's dozen round trips, and an acknowledged reaction is never lost: if the process stops before the row
-runs, the tick (of any replica) runs it. No Slack here.
+runs, the tick (of any replica) runs it. A click on *Snooze 1h* or *Snooze until tomorrow* is checked (the
+refusal is the ack's business) and queued the same way; ``bot.update_flow.snooze_clicked`` does it. No Slack here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from storage.models import Case, OutboxItem, Reminder
 from storage.queries import AlreadyDelivered, claim_first, dialect_of
 
 DONE, SNOOZE = "white_check_mark", "zzz"
-KIND = "reminder.react"
+KIND, SNOOZE_KIND = "reminder.react", "reminder.snooze"
 
 CASES: Table = Case.__table__  # type: ignore[assignment]
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
@@ -110,6 +111,62 @@ def queue_reaction(session: Session, *, delivery: str | None, user: str, advocat
         return None
     session.execute(_QUEUE, _queue_row(key, target, user, reaction, now))
     return int(target.number)
+
+
+# A click on a reminder's Snooze button: the reminder, whether the person may answer it and whether it still waits;
+# when both, the row the job runs is queued with it. PostgreSQL: one statement (``_SNOOZE_SQL``).
+_CLICKED = (select(REMINDERS.c.id, REMINDERS.c.case_id, CASES.c.owner_id,
+                   REMINDERS.c.answered_at.is_(None).label("waiting"))
+            .join(CASES, CASES.c.id == REMINDERS.c.case_id).where(REMINDERS.c.id == bindparam("reminder_id")))
+_SNOOZE_SQL = f"""
+WITH target AS (
+    SELECT reminders.id, reminders.case_id, cases.owner_id, reminders.answered_at IS NULL AS waiting
+    FROM reminders JOIN cases ON cases.id = reminders.case_id WHERE reminders.id = :reminder_id
+), queued AS (
+    INSERT INTO outbox (key, kind, case_id, payload, status, due_at, attempts, created_at)
+    SELECT CAST(:key AS varchar), '{SNOOZE_KIND}', case_id,
+           json_build_object('reminder_id', id, 'user', CAST(:user AS text), 'tomorrow', CAST(:tomorrow AS boolean),
+                             'response_url', CAST(:response_url AS text)),
+           'pending', :now, 0, :now
+    FROM target WHERE waiting AND (owner_id = :user OR CAST(:advocate AS boolean))
+    RETURNING id
+)
+SELECT owner_id, waiting FROM target
+"""
+
+
+class Clicked(NamedTuple):
+    """The clicked reminder's case owner, and whether it still waited (then, if the person may answer, queued)."""
+
+    owner_id: str
+    waiting: bool
+
+
+@cache
+def _snooze_statement() -> Any:
+    return sql_text(_SNOOZE_SQL).bindparams(bindparam("now", type_=OUTBOX.c.created_at.type),
+                                            bindparam("advocate", type_=Boolean()),
+                                            bindparam("tomorrow", type_=Boolean()))
+
+
+def queue_snooze(session: Session, *, reminder_id: int, user: str, advocate: bool, tomorrow: bool,
+                 response_url: str | None, now: datetime) -> Clicked | None:
+    """Queue a Snooze click if ``user`` may answer the reminder and it still waits; None if there is no reminder."""
+    key = f"snooze:{reminder_id}:{uuid.uuid4().hex}"  # Slack never redelivers a click; two clicks are two rows
+    if dialect_of(session) == "postgresql":
+        found = session.execute(_snooze_statement(), {
+            "reminder_id": reminder_id, "key": key, "user": user, "advocate": advocate, "tomorrow": tomorrow,
+            "response_url": response_url, "now": now}).first()
+        return None if found is None else Clicked(found.owner_id, bool(found.waiting))
+    found = session.execute(_CLICKED, {"reminder_id": reminder_id}).first()
+    if found is None:
+        return None
+    if found.waiting and (found.owner_id == user or advocate):
+        session.execute(_QUEUE, {
+            "key": key, "kind": SNOOZE_KIND, "case_id": found.case_id,
+            "payload": {"reminder_id": reminder_id, "user": user, "tomorrow": tomorrow, "response_url": response_url},
+            "status": "pending", "due_at": now, "attempts": 0, "created_at": now})
+    return Clicked(found.owner_id, bool(found.waiting))
 
 
 class Reacted(NamedTuple):
