@@ -126,12 +126,12 @@ def register(app: App, svc: Services) -> None:
         kind = body.get("type")
         if isinstance(error, AlreadyDelivered):  # a listener found its event claimed: nothing was done
             return already_handled(body.get("event_id"))
-        if database_failed(error):
+        if database_unavailable(error):
             # One line, no traceback: during an outage every request fails the same way.
             log.warning("database unavailable for a Slack request (%s): %s", kind or "command",
                         type(error).__name__)
-        else:
-            log.error("listener failed: %s: %s", type(error).__name__, error)
+        else:  # a bug (a constraint, a bad statement, a listener's own error): its traceback is the clue
+            log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
         if kind == "event_callback":
             event_id = body.get("event_id")
             if event_id and not context.get("delivery"):
