@@ -32,6 +32,16 @@ def _claim(dialect: str) -> Any:
     return upsert_for(dialect)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
 
 
+# PostgreSQL, for statements that claim the delivery :key as their first data-modifying CTE (see claim_first):
+# ``WITH {CLAIM_CTE}, …``; NULL claims nothing. The claim holds when ``CLAIMED`` is true.
+CLAIM_CTE = """claim AS (
+    INSERT INTO deliveries (key, received_at)
+    SELECT CAST(:key AS varchar), :now WHERE CAST(:key AS varchar) IS NOT NULL
+    ON CONFLICT (key) DO NOTHING RETURNING key
+)"""
+CLAIMED = "(CAST(:key AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim))"
+
+
 def claim_delivery(session: Session, key: str, now: datetime) -> bool:
     """Record a Slack delivery (``event:<id>``, ``view:<id>``); False if it was seen before.
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.domain.cadence import refresh_summary_of
 from bot.domain.records import add_event, enqueue
 from storage.models import ONCE_PER_MESSAGE, Case, CaseDepartment, CaseEvent
-from storage.queries import AlreadyDelivered, claim_first, dialect_of
+from storage.queries import CLAIM_CTE, CLAIMED, AlreadyDelivered, claim_first, dialect_of
 
 # The statements of the hot path (every message in a case channel), built once on the Core tables and run with
 # parameters: building them with values through the ORM on every message cost more CPU than running them.
@@ -55,13 +55,8 @@ INSERT_ONCE = (sqlite.insert(EVENTS)
 # in one UPDATE that skips a department another head answered meanwhile; then the department_responded event
 # and the pinned summary's refresh, as ``add_event`` and ``refresh_summary_of`` write them.
 _POSTED_SQL = f"""
-WITH claim AS (
-    INSERT INTO deliveries (key, received_at)
-    SELECT CAST(:key AS varchar), :now WHERE CAST(:key AS varchar) IS NOT NULL
-    ON CONFLICT (key) DO NOTHING RETURNING key
-), room AS (
-    SELECT id, number, summary_ts FROM cases
-    WHERE channel_id = :channel_id AND (CAST(:key AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim))
+WITH {CLAIM_CTE}, room AS (
+    SELECT id, number, summary_ts FROM cases WHERE channel_id = :channel_id AND {CLAIMED}
 ), recorded AS (
     INSERT INTO case_events (case_id, at, actor, kind, text, permalink, slack_ts, channel_id, thread_ts, deleted, data)
     SELECT id, :now, :user, 'message', CAST(:text AS text), CAST(:permalink AS text), CAST(:ts AS varchar),
@@ -90,7 +85,7 @@ WITH claim AS (
            responded.case_id, '{{}}'::json, 'pending', :now, 0, :now
     FROM responded JOIN room ON room.id = responded.case_id WHERE room.summary_ts IS NOT NULL
 )
-SELECT CAST(:key AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim), (SELECT number FROM room),
+SELECT {CLAIMED}, (SELECT number FROM room),
        (SELECT id FROM recorded), (SELECT array_agg(department ORDER BY id) FROM answered)
 """
 

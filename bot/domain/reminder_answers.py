@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from bot.config import TeamConfig
 from bot.domain.cadence import current, may_answer, record_customer_update, snooze
 from storage.models import Case, OutboxItem, Reminder
-from storage.queries import AlreadyDelivered, claim_first, dialect_of
+from storage.queries import CLAIM_CTE, CLAIMED, AlreadyDelivered, claim_first, dialect_of
 
 DONE, SNOOZE = "white_check_mark", "zzz"
 KIND, SNOOZE_KIND = "reminder.react", "reminder.snooze"
@@ -49,26 +49,21 @@ _QUEUE = insert(OUTBOX)
 
 # PostgreSQL: all of it in one statement that commits itself (``Database.one_statement``): claim the event id
 # (NULL claims nothing); unless it was taken, find the reminder it may answer; queue the row the job runs, as
-# ``_queue_row`` writes it on SQLite.
+# ``_queue_row`` writes it on SQLite. (PostgreSQL runs a data-modifying CTE whether or not the SELECT reads it.)
 _QUEUED_SQL = f"""
-WITH claim AS (
-    INSERT INTO deliveries (key, received_at)
-    SELECT CAST(:delivery AS varchar), :now WHERE CAST(:delivery AS varchar) IS NOT NULL
-    ON CONFLICT (key) DO NOTHING RETURNING key
-), target AS (
+WITH {CLAIM_CTE}, target AS (
     SELECT reminders.id, reminders.case_id, cases.number FROM reminders JOIN cases ON cases.id = reminders.case_id
-    WHERE {ANSWERABLE} AND (CAST(:delivery AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim))
+    WHERE {ANSWERABLE} AND {CLAIMED}
     LIMIT 1
 ), queued AS (
     INSERT INTO outbox (key, kind, case_id, payload, status, due_at, attempts, created_at)
-    SELECT CAST(:key AS varchar), '{KIND}', case_id,
+    SELECT CAST(:row_key AS varchar), '{KIND}', case_id,
            json_build_object('reminder_id', id, 'user', CAST(:user AS text), 'reaction', CAST(:reaction AS text)),
            'pending', :now, 0, :now
     FROM target
     RETURNING id
 )
-SELECT CAST(:delivery AS varchar) IS NULL OR EXISTS (SELECT 1 FROM claim), (SELECT number FROM target),
-       (SELECT count(*) FROM queued)
+SELECT {CLAIMED}, (SELECT number FROM target)
 """
 
 
@@ -78,10 +73,10 @@ def _queued_statement() -> Any:
                                             bindparam("advocate", type_=Boolean()))
 
 
-def _queue_row(key: str, target: Any, user: str, reaction: str, now: datetime) -> dict[str, Any]:
-    return {"key": key, "kind": KIND, "case_id": target.case_id,
-            "payload": {"reminder_id": target.id, "user": user, "reaction": reaction},
-            "status": "pending", "due_at": now, "attempts": 0, "created_at": now}
+def _queue_row(key: str, kind: str, case_id: int, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The row the job runs, as the PostgreSQL statements write it (SQLite inserts it with ``_QUEUE``)."""
+    return {"key": key, "kind": kind, "case_id": case_id, "payload": payload, "status": "pending", "due_at": now,
+            "attempts": 0, "created_at": now}
 
 
 def reaction_name(reaction: str) -> str | None:
@@ -98,9 +93,9 @@ def queue_reaction(session: Session, *, delivery: str | None, user: str, advocat
     """
     key = f"reaction:{delivery or uuid.uuid4().hex}"
     if dialect_of(session) == "postgresql":
-        claimed, number, _ = session.execute(_queued_statement(), {
-            "delivery": delivery, "now": now, "user": user, "advocate": advocate, "channel_id": channel_id,
-            "ts": ts, "key": key, "reaction": reaction}).one()
+        claimed, number = session.execute(_queued_statement(), {
+            "key": delivery, "now": now, "user": user, "advocate": advocate, "channel_id": channel_id,
+            "ts": ts, "row_key": key, "reaction": reaction}).one()
         if not claimed:
             raise AlreadyDelivered(str(delivery))
         return number
@@ -109,7 +104,8 @@ def queue_reaction(session: Session, *, delivery: str | None, user: str, advocat
                                        "advocate": advocate}).first()
     if target is None:
         return None
-    session.execute(_QUEUE, _queue_row(key, target, user, reaction, now))
+    session.execute(_QUEUE, _queue_row(key, KIND, target.case_id,
+                                       {"reminder_id": target.id, "user": user, "reaction": reaction}, now))
     return int(target.number)
 
 
@@ -124,7 +120,7 @@ WITH target AS (
     FROM reminders JOIN cases ON cases.id = reminders.case_id WHERE reminders.id = :reminder_id
 ), queued AS (
     INSERT INTO outbox (key, kind, case_id, payload, status, due_at, attempts, created_at)
-    SELECT CAST(:key AS varchar), '{SNOOZE_KIND}', case_id,
+    SELECT CAST(:row_key AS varchar), '{SNOOZE_KIND}', case_id,
            json_build_object('reminder_id', id, 'user', CAST(:user AS text), 'tomorrow', CAST(:tomorrow AS boolean),
                              'response_url', CAST(:response_url AS text)),
            'pending', :now, 0, :now
@@ -155,17 +151,15 @@ def queue_snooze(session: Session, *, reminder_id: int, user: str, advocate: boo
     key = f"snooze:{reminder_id}:{uuid.uuid4().hex}"  # Slack never redelivers a click; two clicks are two rows
     if dialect_of(session) == "postgresql":
         found = session.execute(_snooze_statement(), {
-            "reminder_id": reminder_id, "key": key, "user": user, "advocate": advocate, "tomorrow": tomorrow,
+            "reminder_id": reminder_id, "row_key": key, "user": user, "advocate": advocate, "tomorrow": tomorrow,
             "response_url": response_url, "now": now}).first()
         return None if found is None else Clicked(found.owner_id, bool(found.waiting))
     found = session.execute(_CLICKED, {"reminder_id": reminder_id}).first()
     if found is None:
         return None
     if found.waiting and (found.owner_id == user or advocate):
-        session.execute(_QUEUE, {
-            "key": key, "kind": SNOOZE_KIND, "case_id": found.case_id,
-            "payload": {"reminder_id": reminder_id, "user": user, "tomorrow": tomorrow, "response_url": response_url},
-            "status": "pending", "due_at": now, "attempts": 0, "created_at": now})
+        session.execute(_QUEUE, _queue_row(key, SNOOZE_KIND, found.case_id, {
+            "reminder_id": reminder_id, "user": user, "tomorrow": tomorrow, "response_url": response_url}, now))
     return Clicked(found.owner_id, bool(found.waiting))
 
 
