@@ -2,7 +2,8 @@
 
 Each function is one short transaction (run before the ack: the person's action is recorded when
 Slack hears back) and returns the sentence to show that person; ``FlowError`` carries a refusal.
-Reactions, which nobody is answered for, are only queued before the ack (``queue_reaction``).
+A reaction or a Snooze click is only checked and queued before the ack (``queue_reaction``, ``queue_snooze``),
+and done right after it by the outbox (``jobs/reminder_answers.py``).
 The Slack effects (the channel's record, refreshed messages) are outbox rows, run after the ack.
 """
 
@@ -122,7 +123,7 @@ def queue_reaction(svc: Services, *, user: str, channel_id: str, ts: str, reacti
     advocate = user in advocates(svc)  # before any database work: never hold the database while Slack answers
     with svc.db.one_statement() as session:  # one statement on PostgreSQL
         return reminder_answers.queue_reaction(session, delivery=delivery, user=user, advocate=advocate,
-                                        channel_id=channel_id, ts=ts, reaction=name, now=svc.clock())
+                                               channel_id=channel_id, ts=ts, reaction=name, now=svc.clock())
 
 
 def update_modal_context(reminder_id: int) -> str:

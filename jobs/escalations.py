@@ -59,4 +59,3 @@ def open_escalation(ctx: Services, item: Item) -> Done:
         result["case"] = case.number
 
     return Done(result, apply)
-

@@ -142,13 +142,19 @@ def test_a_check_reaction_from_the_owner_is_a_customer_update(at_t0: Bot) -> Non
     assert (answered_at + timedelta(hours=2)).strftime("%Y%m%dT%H%M%SZ") in second and first != second
 
 
+def overdue_and_no_drive(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> tuple[Case, str]:
+    """A case with its overdue reminder posted (and its ts); then the process stops right after each ack:
+    nothing runs the outbox rows written before an ack until a tick does."""
+    case = open_case(bot)
+    run_tick(bot, hours=2)
+    monkeypatch.setattr(bot.svc, "kick", lambda: None)
+    return case, reminder_ts(bot, case)
+
+
 def test_a_reaction_acknowledged_before_the_process_stops_is_answered_by_the_tick_at_its_own_time(
         at_t0: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     bot = at_t0
-    case = open_case(bot)
-    run_tick(bot, hours=2)
-    ts = reminder_ts(bot, case)
-    monkeypatch.setattr(bot.svc, "kick", lambda: None)  # the process stops right after the ack: no drive
+    case, ts = overdue_and_no_drive(bot, monkeypatch)
     reacted_at = bot.clock.advance(minutes=10)
     assert bot.driver.react("U01ADV", case.channel_id, ts, "white_check_mark", event_id="Ev0LATE").status == 200
     assert bot.driver.react("U01ADV", case.channel_id, ts, "white_check_mark", event_id="Ev0LATE").status == 200
@@ -190,10 +196,7 @@ def answers(bot: Bot, start: str) -> list[Any]:
 def test_snooze_clicks_acknowledged_before_the_process_stops_are_done_by_the_tick_once_at_their_time(
         at_t0: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     bot = at_t0
-    case = open_case(bot)
-    run_tick(bot, hours=2)
-    ts = reminder_ts(bot, case)
-    monkeypatch.setattr(bot.svc, "kick", lambda: None)  # the process stops right after the acks: no drive
+    case, ts = overdue_and_no_drive(bot, monkeypatch)
     clicked_at = bot.clock.advance(minutes=10)
     for user in ("U01ADV", "U02ADV"):  # the owner and an advocate, before either click is done
         assert bot.driver.block_action(user, "reminder_snooze_1h", channel_id=case.channel_id,
