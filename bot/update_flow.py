@@ -13,7 +13,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.common import mention, slack_date
@@ -67,11 +66,10 @@ def change_cadence(svc: Services, *, user: str, channel_id: str | None, cadence:
 
 
 def _reminder(session: Session, reminder_id: int) -> tuple[Reminder, Case]:
-    found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
-                            .where(Reminder.id == reminder_id)).first()  # one round trip for both
+    found = reminder_answers.reminder_and_case(session, reminder_id)
     if found is None:
         raise FlowError("That reminder no longer exists.")
-    return found[0], found[1]
+    return found
 
 
 def queue_snooze(svc: Services, *, user: str, reminder_id: int, tomorrow: bool, response_url: str | None) -> None:

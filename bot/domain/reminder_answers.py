@@ -163,6 +163,13 @@ def queue_snooze(session: Session, *, reminder_id: int, user: str, advocate: boo
     return Clicked(found.owner_id, bool(found.waiting))
 
 
+def reminder_and_case(session: Session, reminder_id: int) -> tuple[Reminder, Case] | None:
+    """A reminder and its case, in one round trip; None if the reminder is gone."""
+    found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
+                            .where(Reminder.id == reminder_id)).first()
+    return None if found is None else (found[0], found[1])
+
+
 class Reacted(NamedTuple):
     """A reaction that answered a reminder: its case's number and what it did (updated, snoozed)."""
 
@@ -177,11 +184,10 @@ def answer_reaction(session: Session, config: TeamConfig, advocates: Sequence[st
     Only the owner or an advocate counts (a head's ✅ is not a customer update), and only while the reminder
     is about the open period: a second reaction, or one after a button or a logged update, has no effect.
     """
-    found = session.execute(select(Reminder, Case).join(Case, Case.id == Reminder.case_id)
-                            .where(Reminder.id == reminder_id)).first()
+    found = reminder_and_case(session, reminder_id)
     if found is None:
         return None
-    reminder, case = found[0], found[1]
+    reminder, case = found
     if reminder.step == "leadership" or not current(reminder, case) or not may_answer(user, case, advocates):
         return None
     if reaction == SNOOZE:
